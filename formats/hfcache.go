@@ -1,0 +1,95 @@
+package formats
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// HFScheme prefixes Hugging Face hub cache references.
+const HFScheme = "hf://"
+
+var (
+	repoPart   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	commitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+)
+
+// HFCacheDir returns the hub cache directory: $HF_HUB_CACHE, else
+// $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub — the order huggingface_hub uses.
+func HFCacheDir() string {
+	if d := os.Getenv("HF_HUB_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("HF_HOME"); d != "" {
+		return filepath.Join(d, "hub")
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "huggingface", "hub")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".cache", "huggingface", "hub")
+	}
+	return filepath.Join(home, ".cache", "huggingface", "hub")
+}
+
+// ResolveHF turns hf://org/name[@revision][/path/in/repo] into a path inside
+// the local hub cache: models--org--name/snapshots/<commit>[/path]. The
+// revision is a branch or tag (looked up in refs/, "main" by default) or a
+// full commit hash. Nothing is downloaded.
+func ResolveHF(ref string) (string, error) {
+	rest, ok := strings.CutPrefix(ref, HFScheme)
+	if !ok {
+		return "", fmt.Errorf("%q is not an %s reference", ref, HFScheme)
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) < 2 {
+		return "", fmt.Errorf("%s: want hf://org/name[@revision][/file]: %w", ref, ErrNotFound)
+	}
+	org, name := parts[0], parts[1]
+	revision := "main"
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name, revision = name[:i], name[i+1:]
+	}
+	var sub string
+	if len(parts) == 3 {
+		sub = parts[2]
+		// A revision may also follow the file path's repo part: org/name@rev/file
+		// is handled above; reject path escapes here.
+		if strings.Contains("/"+sub+"/", "/../") || filepath.IsAbs(sub) {
+			return "", fmt.Errorf("%s: file path %q leaves the repository", ref, sub)
+		}
+	}
+	if !repoPart.MatchString(org) || !repoPart.MatchString(name) || revision == "" ||
+		strings.ContainsAny(revision, `/\`) && !strings.HasPrefix(revision, "refs/pr/") {
+		return "", fmt.Errorf("%s: malformed hub reference", ref)
+	}
+	cache := HFCacheDir()
+	repo := filepath.Join(cache, "models--"+org+"--"+name)
+	if _, err := os.Stat(repo); err != nil {
+		return "", fmt.Errorf("%s: %s not in the hub cache %s (download it with `hf download %s/%s`): %w",
+			ref, org+"/"+name, cache, org, name, ErrNotFound)
+	}
+	commit := revision
+	if !commitHash.MatchString(revision) {
+		b, err := os.ReadFile(filepath.Join(repo, "refs", filepath.FromSlash(revision)))
+		if err != nil {
+			return "", fmt.Errorf("%s: revision %q not in the hub cache (%s/refs): %w", ref, revision, repo, ErrNotFound)
+		}
+		commit = strings.TrimSpace(string(b))
+		if !commitHash.MatchString(commit) {
+			return "", fmt.Errorf("%s: refs/%s holds %q, not a commit hash: %w", ref, revision, commit, ErrCorrupt)
+		}
+	}
+	snap := filepath.Join(repo, "snapshots", commit)
+	if _, err := os.Stat(snap); err != nil {
+		return "", fmt.Errorf("%s: snapshot %s missing from the hub cache: %w", ref, commit, ErrNotFound)
+	}
+	if sub != "" {
+		snap = filepath.Join(snap, filepath.FromSlash(sub))
+	}
+	return snap, nil
+}

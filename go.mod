@@ -1,0 +1,3 @@
+module mlmf
+
+go 1.26
