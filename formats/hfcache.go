@@ -14,6 +14,7 @@ const HFScheme = "hf://"
 var (
 	repoPart   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	commitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	prRef      = regexp.MustCompile(`^refs/pr/[0-9]+$`)
 )
 
 // HFCacheDir returns the hub cache directory: $HF_HUB_CACHE, else
@@ -69,7 +70,7 @@ func ResolveHF(ref string) (string, error) {
 		return "", fmt.Errorf("%s: file path %q leaves the repository", ref, sub)
 	}
 	if !repoPart.MatchString(org) || !repoPart.MatchString(name) || revision == "" ||
-		strings.ContainsAny(revision, `/\`) && !strings.HasPrefix(revision, "refs/pr/") {
+		strings.ContainsAny(revision, `/\`) && !prRef.MatchString(revision) || revision == ".." || revision == "." {
 		return "", fmt.Errorf("%s: malformed hub reference", ref)
 	}
 	cache := HFCacheDir()
