@@ -270,12 +270,12 @@ var errTooLong = errors.New("data writes more bytes than its dtype and shape nee
 
 // countWriter counts the bytes of one tensor and refuses any beyond limit.
 type countWriter struct {
-	w      io.Writer
-	ctx    context.Context
-	n      int64
-	limit  int64
-	pr     *progress
-	err    error
+	w     io.Writer
+	ctx   context.Context
+	n     int64
+	limit int64
+	pr    *progress
+	err   error
 }
 
 func (c *countWriter) Write(b []byte) (int, error) {
