@@ -40,16 +40,17 @@ func parseHeader(file, h string, dataStart, dataLen int64) (*header, error) {
 	if bad := validUTF8(h); bad >= 0 {
 		return nil, corruptf(file, "header is not valid UTF-8 (byte %d of the header)", bad)
 	}
-	// Size the tables from an upper bound of the tensor count: each entry
-	// needs a "data_offsets" key and at least minEntryLen bytes.
-	hint := min(strings.Count(h, `"data_offsets"`), len(h)/minEntryLen+1)
+	// Size the tables exactly: a first pass counts the members of the
+	// header object without allocating, so that the tables cost a fixed
+	// amount per tensor actually declared, with no growth.
+	hint := countMembers(h)
 	hd := &header{
 		tensors: make([]formats.TensorInfo, 0, hint),
 		index:   make(map[string]int, hint),
 	}
 	// One backing array for all shapes; grown by append, so earlier shapes
 	// keep pointing at the old array, which is fine.
-	dims := make([]int64, 0, 2*hint)
+	dims := make([]int64, 0, 3*hint)
 
 	p := &scanner{s: h}
 	syntax := func(err error) error {
@@ -107,7 +108,7 @@ func parseHeader(file, h string, dataStart, dataLen int64) (*header, error) {
 			}
 		}
 	}
-	if p.peek() != 0 {
+	if !p.atEnd() {
 		return nil, syntax(p.errorf("unexpected %s after the header object (only spaces may pad it)", p.describe()))
 	}
 	if err := checkCoverage(file, hd, dataStart, dataLen); err != nil {

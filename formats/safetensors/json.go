@@ -118,8 +118,17 @@ func (p *scanner) str() (string, error) {
 
 // strSlow decodes a string with escapes, starting over at start.
 func (p *scanner) strSlow(start int) (string, error) {
+	// Find the end first so that the builder is sized once: the decoded
+	// string is never longer than its escaped form.
+	end := start
+	for end < len(p.s) && p.s[end] != '"' {
+		if p.s[end] == '\\' {
+			end++
+		}
+		end++
+	}
 	var b strings.Builder
-	b.Grow(p.i - start + 16)
+	b.Grow(min(end, len(p.s)) - start)
 	b.WriteString(p.s[start:p.i])
 	for p.i < len(p.s) {
 		c := p.s[p.i]
@@ -276,6 +285,62 @@ func (p *scanner) number() (string, error) {
 	return p.s[start:p.i], nil
 }
 
+// skipStr scans a string without decoding it: escapes are checked for
+// form only.
+func (p *scanner) skipStr() error {
+	if p.peek() != '"' {
+		return p.errorf("expected a string, found %s", p.describe())
+	}
+	p.i++
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return nil
+		case c < 0x20:
+			return p.errorf("control character 0x%02x in string", c)
+		case c == '\\':
+			if p.i+1 >= len(p.s) {
+				return p.errorf("unterminated string")
+			}
+			switch p.s[p.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i += 2
+			case 'u':
+				p.i += 2
+				if _, err := p.hex4(); err != nil {
+					return err
+				}
+			default:
+				return p.errorf("invalid escape \\%c in string", p.s[p.i+1])
+			}
+			continue
+		}
+		p.i++
+	}
+	return p.errorf("unterminated string")
+}
+
+// countMembers counts the members of the object that starts the input,
+// stopping quietly at the first syntax error (the real parse reports it).
+func countMembers(s string) int {
+	p := &scanner{s: s}
+	if p.expect('{', "") != nil || p.peek() == '}' {
+		return 0
+	}
+	n := 0
+	for {
+		if p.skipStr() != nil || p.expect(':', "") != nil || p.skip(0) != nil {
+			return n
+		}
+		n++
+		if more, err := p.next('}'); err != nil || !more {
+			return n
+		}
+	}
+}
+
 // skip scans and discards one value of any type.
 func (p *scanner) skip(depth int) error {
 	if depth > maxDepth {
@@ -283,8 +348,7 @@ func (p *scanner) skip(depth int) error {
 	}
 	switch c := p.peek(); {
 	case c == '"':
-		_, err := p.str()
-		return err
+		return p.skipStr()
 	case c == '-' || c >= '0' && c <= '9':
 		_, err := p.number()
 		return err
@@ -295,7 +359,7 @@ func (p *scanner) skip(depth int) error {
 			return nil
 		}
 		for {
-			if _, err := p.str(); err != nil {
+			if err := p.skipStr(); err != nil {
 				return err
 			}
 			if err := p.expect(':', "':'"); err != nil {
@@ -344,6 +408,12 @@ func (p *scanner) next(closing byte) (bool, error) {
 		return false, nil
 	}
 	return false, p.errorf("expected ',' or '%c', found %s", closing, p.describe())
+}
+
+// atEnd reports whether only whitespace remains.
+func (p *scanner) atEnd() bool {
+	p.ws()
+	return p.i == len(p.s)
 }
 
 // literal consumes lit if it comes next.

@@ -198,7 +198,7 @@ func parseIndex(path, text string) (*shardIndex, error) {
 			}
 		}
 	}
-	if p.peek() != 0 {
+	if !p.atEnd() {
 		return nil, syntax(p.errorf("unexpected %s after the index object", p.describe()))
 	}
 	if !seenMap {
