@@ -44,7 +44,7 @@ func badCases() []badCase {
 		{"header length 2^64-1", withLen(^uint64(0), "{}"), "exceeds", true},
 		{"header length 2^63", withLen(1<<63, "{}"), "exceeds", true},
 		{"zero-length header", withLen(0, ""), "expected '{'", false},
-		{"invalid JSON", build(`{"a":`, 0), "found end of header", false},
+		{"invalid JSON", build(`{"a":`, 0), "found the end of the text", false},
 		{"invalid JSON, no colon", build(`{"a" 1}`, 0), "invalid JSON header at byte 13 of the file: expected ':'", false},
 		{"unterminated string", build(`{"a`, 0), "unterminated string", false},
 		{"not an object: array", build(`[]`, 0), "expected '{'", false},

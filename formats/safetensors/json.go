@@ -60,7 +60,7 @@ func (p *scanner) peek() byte {
 // describe names the token starting at the current position for errors.
 func (p *scanner) describe() string {
 	if p.i >= len(p.s) {
-		return "end of header"
+		return "the end of the text"
 	}
 	switch c := p.s[p.i]; {
 	case c == '"':
