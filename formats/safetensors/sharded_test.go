@@ -357,3 +357,43 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenHeaderLengthLikePickle: a safetensors file whose header length is
+// 640 starts with 0x80 0x02, the bytes of a pickle's PROTO 2 opcode; the
+// registry must still recognise it as safetensors.
+func TestOpenHeaderLengthLikePickle(t *testing.T) {
+	for _, n := range []int{0x280, 0x380, 0x480, 0x580} {
+		ts := []formats.Tensor{{Name: "w", DType: formats.U8, Shape: []int64{1}, Data: formats.BytesData{7}}}
+		// Pad the metadata until the header is exactly n bytes.
+		meta := map[string]string{"pad": ""}
+		for {
+			p, err := layout(ts, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.header) >= n {
+				if len(p.header) != n {
+					t.Fatalf("header %d bytes, want %d", len(p.header), n)
+				}
+				break
+			}
+			meta["pad"] += strings.Repeat("x", n-len(p.header))
+		}
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("h%d.bin", n))
+		var buf strings.Builder
+		if err := Encode(&buf, ts, meta); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := formats.Open(path)
+		if err != nil {
+			t.Fatalf("header length %#x: %v", n, err)
+		}
+		if r.Format() != "safetensors" {
+			t.Errorf("header length %#x: opened as %s", n, r.Format())
+		}
+		r.Close()
+	}
+}
