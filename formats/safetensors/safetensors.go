@@ -114,7 +114,17 @@ func readFull(r io.ReaderAt, buf []byte, off int64) error {
 
 // Open opens the safetensors file at path, memory-mapping it read-only (or,
 // where mapping fails, reading through the file), and validates its header.
+// As with any mapping, a file truncated by another process while it is open
+// makes reads of the lost pages fault.
 func Open(path string) (*File, error) {
+	// Stat first: opening a FIFO would block.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", notFound(err))
+	} else if st.IsDir() {
+		return nil, fmt.Errorf("safetensors: %s is a directory (use OpenPath or OpenSharded)", path)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("safetensors: %s is not a regular file (%v)", path, st.Mode().Type())
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", notFound(err))
@@ -123,10 +133,6 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		fh.Close()
 		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	if st.IsDir() {
-		fh.Close()
-		return nil, fmt.Errorf("safetensors: %s is a directory (use OpenPath or OpenSharded)", path)
 	}
 	size := st.Size()
 	if size >= 8 && size == int64(int(size)) {

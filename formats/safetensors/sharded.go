@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -332,8 +333,16 @@ func checkShardName(name string) string {
 func (s *Sharded) openShards(idx *shardIndex) error {
 	dir := filepath.Dir(idx.path)
 	// Shard names, with the tensors the index puts in each.
+	// Shard names are compared after path.Clean, so that "./a.safetensors"
+	// and "a.safetensors" are one shard.
 	byShard := map[string][]string{}
-	for name, shard := range idx.weightMap {
+	for _, name := range slices.Sorted(mapKeys(idx.weightMap)) {
+		shard := idx.weightMap[name]
+		if why := checkShardName(shard); why != "" {
+			return corruptf(idx.path, "weight_map: tensor %q: shard file %q %s", name, shard, why)
+		}
+		shard = path.Clean(shard)
+		idx.weightMap[name] = shard
 		byShard[shard] = append(byShard[shard], name)
 	}
 	names := slices.Sorted(func(yield func(string) bool) {
@@ -353,9 +362,6 @@ func (s *Sharded) openShards(idx *shardIndex) error {
 	}
 	total := 0
 	for _, name := range names {
-		if why := checkShardName(name); why != "" {
-			return corruptf(idx.path, "weight_map: shard file %q (for %s) %s", name, example(name), why)
-		}
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		f, err := Open(path)
 		if err != nil {

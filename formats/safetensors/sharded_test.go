@@ -280,6 +280,20 @@ func TestBadSharded(t *testing.T) {
 		}
 	})
 
+	t.Run("shard spelled two ways", func(t *testing.T) {
+		dir := shardFixture(t)
+		os.WriteFile(filepath.Join(dir, DefaultIndex), []byte(`{"weight_map":{"x":"./a.safetensors","y":"a.safetensors",`+
+			`"z":"b.safetensors","y2":".//b.safetensors"}}`), 0o644)
+		s, err := OpenSharded(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if len(s.Files()) != 2 || len(s.Tensors()) != 4 {
+			t.Errorf("files %v, %d tensors", s.Files(), len(s.Tensors()))
+		}
+	})
+
 	t.Run("valid fixture", func(t *testing.T) {
 		dir := shardFixture(t)
 		os.WriteFile(filepath.Join(dir, "weights.safetensors.index.json"),
