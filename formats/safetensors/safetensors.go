@@ -13,6 +13,43 @@
 //
 // The writer reproduces the bytes of the reference serializer (safetensors
 // 0.8.0) for the same tensors and metadata; see Encode.
+//
+// # Reference behaviour
+//
+// Found by running safetensors 0.8.0 (testdata/reference/gen.py keeps the
+// evidence for the writer; the reader tests pin the rest):
+//
+//   - Data order: tensors sorted by dtype, descending in the order of the
+//     Rust Dtype enum (BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2, F8_E4M3,
+//     F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ, I16, U16, F16, BF16, I32, U32, F32,
+//     C64, F64, I64, U64; so U64 tensors come first and BOOL last), then by
+//     name bytewise; no gaps, no padding between tensors.
+//   - Header: compact JSON, "__metadata__" first when metadata is given
+//     (even empty), then tensors in data order as
+//     {"dtype":…,"shape":[…],"data_offsets":[b,e]}; strings escaped as
+//     serde_json does (only '"', '\\' and control characters; \u00xx in
+//     lower case; non-ASCII raw); padded with spaces so that the header
+//     length is a multiple of 8. Metadata keys come in hash order (random);
+//     Encode sorts them. With no tensors and an empty (not None) metadata
+//     map the reference writes invalid JSON; Encode writes
+//     {"__metadata__":{}}.
+//   - Reading: JSON whitespace may precede the header object and pad it;
+//     anything else after it (NUL bytes included) is an error. The header
+//     must be UTF-8. Unknown keys inside a tensor entry are ignored;
+//     duplicate dtype/shape/data_offsets keys and a second __metadata__ are
+//     errors; __metadata__ may be null. Dtype names are case-sensitive.
+//     Shapes and offsets must be JSON integers (no 1.0, no negatives).
+//     Sub-byte dtypes (F4, F6_*) need a whole number of bytes for the whole
+//     tensor, not per row.
+//   - Coverage: tensors are sorted by (begin, end); each must begin where
+//     the previous ended, and the last end at the end of the file. So empty
+//     tensors may share an offset with each other and with the next tensor,
+//     or sit at the very end, but not inside another tensor or past the end.
+//   - Where this package is stricter: duplicate tensor names and duplicate
+//     metadata keys are errors (the reference keeps the last one, and even
+//     accepts a duplicated tensor when both entries are identical); a shape
+//     whose element count overflows 2^62 is an error even when another
+//     dimension is 0.
 package safetensors
 
 import (
