@@ -1,5 +1,5 @@
 module mlmf
 
-go 1.26.0
+go 1.26
 
 require golang.org/x/sys v0.50.0 // indirect
