@@ -16,6 +16,9 @@ import (
 // Version is the GGUF version the writer produces.
 const Version = 3
 
+// maxNameLen is llama.cpp's GGML_MAX_NAME: tensor names must be shorter.
+const maxNameLen = 64
+
 // encoder appends little-endian GGUF encodings to a byte slice.
 type encoder struct{ b []byte }
 
@@ -162,14 +165,16 @@ func alignmentOf(kvs []KV) (uint64, error) {
 		if kv.Key != KeyAlignment {
 			continue
 		}
-		a, ok := asUint(kv.Value)
-		if !ok || kv.Type == TypeArray {
-			return 0, fmt.Errorf("%s must be an unsigned integer, got %T: %w", KeyAlignment, kv.Value, ErrCorrupt)
+		a, ok := kv.Value.(uint32)
+		if !ok {
+			// llama.cpp reads it with gguf_get_val_u32, which aborts on any
+			// other type; gguf-py refuses other types too.
+			return 0, fmt.Errorf("%s must be a uint32, got %T: %w", KeyAlignment, kv.Value, ErrCorrupt)
 		}
 		if a == 0 || a&(a-1) != 0 || a > 1<<30 {
 			return 0, fmt.Errorf("%s %d is not a power of two between 1 and 2^30: %w", KeyAlignment, a, ErrCorrupt)
 		}
-		return a, nil
+		return uint64(a), nil
 	}
 	return DefaultAlignment, nil
 }
@@ -222,6 +227,9 @@ func plan(kvs []KV, tensors []formats.Tensor) (*layout, error) {
 			return nil, fmt.Errorf("tensor %q given twice: %w", t.Name, ErrCorrupt)
 		}
 		names[t.Name] = struct{}{}
+		if len(t.Name) >= maxNameLen {
+			return nil, fmt.Errorf("tensor %q: name of %d bytes; llama.cpp allows at most %d (GGML_MAX_NAME - 1): %w", t.Name, len(t.Name), maxNameLen-1, ErrUnsupported)
+		}
 		if len(t.Shape) > maxDims {
 			return nil, fmt.Errorf("tensor %q: %d dimensions, GGUF allows at most %d: %w", t.Name, len(t.Shape), maxDims, ErrUnsupported)
 		}
