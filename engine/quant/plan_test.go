@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"mlmf/formats"
+	"mlmf/formats/gguf"
 )
 
 // The expectations below are written from reading src/llama-quant.cpp
@@ -665,5 +666,32 @@ func TestParseTensorType(t *testing.T) {
 	}
 	if _, err := PlanModel(llama3Like(formats.F16), Options{FileType: Q4_0, TensorTypes: []TensorType{{Pattern: "(", Type: q80}}}); err == nil {
 		t.Error("bad regex accepted")
+	}
+}
+
+func TestOutputMetadata(t *testing.T) {
+	in := []gguf.KV{
+		gguf.String("general.architecture", "llama"),
+		gguf.Uint32("general.file_type", 1),
+		gguf.Uint32("llama.block_count", 32),
+		gguf.Uint16(gguf.KeySplitNo, 0),
+		gguf.String("tokenizer.chat_template", "x"),
+	}
+	ov, _ := gguf.ParseOverride("llama.block_count=int:30")
+	got := OutputMetadata(in, Q4_K_M, []gguf.KV{ov}, &ImatrixInfo{File: "imatrix.gguf", Datasets: []string{"wiki"}, Entries: 224, ChunkCount: 100})
+	var keys []string
+	for _, kv := range got {
+		keys = append(keys, kv.Key)
+	}
+	want := []string{"general.architecture", "tokenizer.chat_template", "general.quantization_version", "general.file_type",
+		"llama.block_count", "quantize.imatrix.file", "quantize.imatrix.dataset", "quantize.imatrix.entries_count", "quantize.imatrix.chunks_count"}
+	if strings.Join(keys, " ") != strings.Join(want, " ") {
+		t.Errorf("keys %v\nwant %v", keys, want)
+	}
+	if got[3].Value != uint32(15) || got[4].Value != uint32(30) || got[2].Value != uint32(2) {
+		t.Errorf("values %v %v %v", got[2], got[3], got[4])
+	}
+	if len(in) != 5 || in[1].Value != uint32(1) {
+		t.Error("input modified")
 	}
 }

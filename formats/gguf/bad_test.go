@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -167,6 +168,21 @@ func TestZeroDimAndScalarAccepted(t *testing.T) {
 	}
 }
 
+func TestVersion2(t *testing.T) {
+	b, err := os.ReadFile("testdata/tiny.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[4] = 2 // v2 and v3 share the layout
+	f, err := gguf.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version() != 2 || len(f.Tensors()) != 4 {
+		t.Errorf("version %d, %d tensors", f.Version(), len(f.Tensors()))
+	}
+}
+
 func TestBigEndianHeaderReadDataRefused(t *testing.T) {
 	// version, counts and the KV encoded big-endian, as gguf-py writes them.
 	b := []byte("GGUF")
@@ -199,5 +215,10 @@ func TestBigEndianHeaderReadDataRefused(t *testing.T) {
 	}
 	if _, err := f.TensorReader("t"); !errors.Is(err, gguf.ErrUnsupported) || !strings.Contains(err.Error(), "big-endian") {
 		t.Errorf("tensor data of a big-endian file: %v", err)
+	}
+	// The same with the magic written as a native big-endian uint32.
+	copy(b, "FUGG")
+	if f, err := gguf.NewReader(bytes.NewReader(b), int64(len(b))); err != nil || !f.BigEndian() {
+		t.Errorf("FUGG magic: %v", err)
 	}
 }

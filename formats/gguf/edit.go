@@ -12,7 +12,8 @@ import (
 )
 
 // SetKV returns kvs with kv set: replaced where its key already is (keeping
-// the position), appended otherwise.
+// the position), appended otherwise. Like append, it may reuse kvs's
+// backing array.
 func SetKV(kvs []KV, kv KV) []KV {
 	for i := range kvs {
 		if kvs[i].Key == kv.Key {
@@ -23,7 +24,8 @@ func SetKV(kvs []KV, kv KV) []KV {
 	return append(kvs, kv)
 }
 
-// DeleteKV returns kvs without key, and whether it was there.
+// DeleteKV returns kvs without key, and whether it was there. It shifts
+// the elements of kvs's backing array.
 func DeleteKV(kvs []KV, key string) ([]KV, bool) {
 	for i := range kvs {
 		if kvs[i].Key == key {

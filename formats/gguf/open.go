@@ -24,7 +24,7 @@ func init() {
 	formats.Register(formats.Format{
 		Name:  "gguf",
 		Exts:  []string{".gguf"},
-		Sniff: func(h []byte) bool { return bytes.HasPrefix(h, []byte(Magic)) },
+		Sniff: func(h []byte) bool { return bytes.HasPrefix(h, []byte(Magic)) || bytes.HasPrefix(h, []byte("FUGG")) },
 		Open: func(path string) (formats.Reader, error) {
 			f, err := Open(path)
 			if err != nil {

@@ -106,7 +106,8 @@ func parse(r io.ReaderAt, size int64, name string, mem []byte) (*part, error) {
 	if err != nil {
 		return nil, wrap(fmt.Errorf("too short for a GGUF header (%d bytes): %w", size, ErrCorrupt))
 	}
-	if string(magic) != Magic {
+	swappedMagic := string(magic) == "FUGG"
+	if string(magic) != Magic && !swappedMagic {
 		return nil, wrap(fmt.Errorf("bad magic %q, want %q: not a GGUF file: %w", magic, Magic, ErrCorrupt))
 	}
 	vb, err := d.bytes(4)
@@ -114,7 +115,10 @@ func parse(r io.ReaderAt, size int64, name string, mem []byte) (*part, error) {
 		return nil, wrap(err)
 	}
 	version := binary.LittleEndian.Uint32(vb)
-	if swapped := bits.ReverseBytes32(version); version&0xffff == 0 && swapped != 0 && swapped <= 0xffff {
+	// Big-endian files written by gguf-py keep the magic's bytes "GGUF";
+	// early llama.cpp builds on big-endian hosts wrote the magic as a native
+	// uint32, "FUGG".
+	if swapped := bits.ReverseBytes32(version); swappedMagic || (version&0xffff == 0 && swapped != 0 && swapped <= 0xffff) {
 		// A big-endian file (gguf-py's --bigendian): the version field reads
 		// as a byte-swapped small number.
 		p.bigEndian = true
