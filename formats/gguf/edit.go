@@ -85,10 +85,14 @@ func encodeHeader(kvs []KV, tensors []TensorInfo, align uint64) ([]byte, error) 
 // either the old file or the new one, never a torn header. Rewriting only
 // the header in place when its size is unchanged would save the copy but
 // cannot be made crash-safe without a journal: a crash mid-write would
-// leave a file whose header is half old, half new.
+// leave a file whose header is half old, half new. EditInPlace does that
+// with a journal, for files too large to copy.
 //
 // Split models: Edit changes the one file named by path.
 func Edit(path string, set []KV, del []string) error {
+	if _, err := Recover(path); err != nil {
+		return err
+	}
 	src, hdr, err := prepareEdit(path, set, del)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package gguf_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -539,5 +540,77 @@ func BenchmarkOpen(b *testing.B) {
 		if _, err := gguf.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestEditInPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "e.gguf")
+	fx := fixture.Fixtures()[0]
+	kvs := append([]gguf.KV{gguf.String("general.name", "aaaa")}, fx.KVs...)
+	if err := gguf.Write(context.Background(), path, kvs, fx.Tensors); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	st0, _ := os.Stat(path)
+	// Same length value: the header keeps its size, the file is edited in place.
+	inPlace, err := gguf.EditInPlace(path, []gguf.KV{gguf.String("general.name", "bbbb")}, nil)
+	if err != nil || !inPlace {
+		t.Fatalf("in place %v, %v", inPlace, err)
+	}
+	after, _ := os.ReadFile(path)
+	if len(after) != len(before) || bytes.Equal(after, before) {
+		t.Fatal("file not changed in place")
+	}
+	if !bytes.Equal(after[len(after)-200:], before[len(before)-200:]) {
+		t.Error("tensor data changed")
+	}
+	st1, _ := os.Stat(path)
+	if !os.SameFile(st0, st1) {
+		t.Error("in-place edit replaced the file")
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.String("general.name"); s != "bbbb" {
+		t.Errorf("name %q", s)
+	}
+	f.Close()
+	if _, err := os.Stat(gguf.JournalPath(path)); !os.IsNotExist(err) {
+		t.Error("journal left behind")
+	}
+	// A longer header does not fit: atomic rewrite.
+	inPlace, err = gguf.EditInPlace(path, []gguf.KV{gguf.String("general.name", strings.Repeat("c", 100))}, nil)
+	if err != nil || inPlace {
+		t.Fatalf("in place %v, %v", inPlace, err)
+	}
+
+	// A crash between journal and header: Recover restores the old header.
+	good, _ := os.ReadFile(path)
+	hdr := int(func() int64 { f, _ := gguf.Open(path); defer f.Close(); return f.DataOffset() }())
+	journal := append([]byte("MLMFGGUFJOURNAL1"), make([]byte, 8)...)
+	binary.LittleEndian.PutUint64(journal[16:], uint64(hdr))
+	journal = append(journal, good[:hdr]...)
+	os.WriteFile(gguf.JournalPath(path), journal, 0o644)
+	torn := append([]byte(nil), good...)
+	copy(torn[10:40], bytes.Repeat([]byte{0xee}, 30))
+	os.WriteFile(path, torn, 0o644)
+	if _, err := gguf.Open(path); err == nil {
+		t.Fatal("torn header opened")
+	}
+	if ok, err := gguf.Recover(path); !ok || err != nil {
+		t.Fatalf("recover %v %v", ok, err)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, good) {
+		t.Error("recover did not restore the header")
+	}
+	if ok, err := gguf.Recover(path); ok || err != nil {
+		t.Errorf("second recover %v %v", ok, err)
+	}
+	// A damaged journal is refused, and Edit will not run over it.
+	os.WriteFile(gguf.JournalPath(path), []byte("junk"), 0o644)
+	if err := gguf.Edit(path, nil, nil); err == nil || !strings.Contains(err.Error(), "journal") {
+		t.Errorf("edit with damaged journal: %v", err)
 	}
 }

@@ -420,6 +420,26 @@ def test_edit_read_back_by_gguf_py(dump_bin, tmp_path):
     assert r.returncode != 0 and "no.such.key" in r.stderr
 
 
+def test_edit_in_place_read_back_by_gguf_py(dump_bin, tmp_path):
+    cases = [c for c in tensor_cases() if c[1] in ("F32", "Q6_K")]
+    path = tmp_path / "e.gguf"
+    write_gguf_py(path, cases)
+    size = path.stat().st_size
+    ino = path.stat().st_ino
+    # same-size value: the header is rewritten in place (journaled)
+    r = mlmf_run(dump_bin, "edit-in-place", path, "--set", "t.str=str:HÉLLO WÖRLD ✓", "--set", "t.u32=int:12")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "in place"
+    assert path.stat().st_size == size and path.stat().st_ino == ino
+    rd = gguf.GGUFReader(str(path))
+    got = {kv["key"]: kv for kv in reader_kvs(rd)}
+    assert got["t.str"]["value"] == "HÉLLO WÖRLD ✓"
+    assert got["t.u32"] == {"key": "t.u32", "type": "uint32", "value": 12}
+    for (name, _, _, raw), t in zip(cases, rd.tensors):
+        assert t.data.tobytes() == raw
+    assert not list(tmp_path.glob(".mlmf-*"))
+
+
 # ---- big-endian ----
 
 def test_big_endian_metadata_read(dump_bin, tmp_path):

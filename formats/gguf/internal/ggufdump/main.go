@@ -5,6 +5,7 @@
 //	ggufdump write SPEC.json OUT.gguf   write a GGUF from a JSON spec
 //	ggufdump split SPEC.json PREFIX     write gguf-split style splits
 //	ggufdump edit FILE [--set KEY=TYPE:VALUE]… [--del KEY]…
+//	ggufdump edit-in-place FILE [--set KEY=TYPE:VALUE]… [--del KEY]…
 //
 // The dump has the KVs in file order (in the JSON form of gguf.KV) and, per
 // tensor, its name, ggml type, row-major shape, GGUF ne, stored offset, size
@@ -81,7 +82,7 @@ func run(args []string) error {
 			return fmt.Errorf("usage: ggufdump %s SPEC.json OUT", args[0])
 		}
 		return write(args[0] == "split", args[1], args[2])
-	case "edit":
+	case "edit", "edit-in-place":
 		if len(args) < 2 {
 			return fmt.Errorf("usage: ggufdump edit FILE [--set K=T:V] [--del K]")
 		}
@@ -104,7 +105,15 @@ func run(args []string) error {
 				return fmt.Errorf("unknown flag %s", args[i])
 			}
 		}
-		return gguf.Edit(args[1], set, del)
+		if args[0] == "edit" {
+			return gguf.Edit(args[1], set, del)
+		}
+		inPlace, err := gguf.EditInPlace(args[1], set, del)
+		if err != nil {
+			return err
+		}
+		fmt.Println(map[bool]string{true: "in place", false: "rewritten"}[inPlace])
+		return nil
 	}
 	return dumpFile(args[0])
 }
