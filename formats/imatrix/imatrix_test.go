@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -191,7 +192,65 @@ func TestBad(t *testing.T) {
 	}
 }
 
+func TestFixtures(t *testing.T) {
+	// The two formats of the same matrix give the same weights.
+	g, err := imatrix.Load("testdata/imatrix.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := imatrix.Load("testdata/imatrix.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "blk.0.attn_q.weight"
+	if !reflect.DeepEqual(g.Values[q], []float32{1, 2, 3, 4}) || !reflect.DeepEqual(l.Values[q], g.Values[q]) {
+		t.Errorf("gguf %v, legacy %v", g.Values[q], l.Values[q])
+	}
+	if e := g.Values["blk.0.ffn_up_exps.weight"]; !reflect.DeepEqual(e, []float32{0.5, 1, 1, 1}) {
+		t.Errorf("experts %v", e)
+	}
+	if g.Datasets[0] != l.Datasets[0] || g.ChunkCount != l.ChunkCount {
+		t.Errorf("metadata %+v vs %+v", g, l)
+	}
+}
+
+func BenchmarkLoadGGUF(b *testing.B) {
+	// A 7B-sized matrix: 224 entries of 4096 (and 14336) values.
+	var ts []formats.Tensor
+	for i := range 32 {
+		for _, n := range []string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"} {
+			ne0 := int64(4096)
+			if n == "ffn_down" {
+				ne0 = 14336
+			}
+			name := fmt.Sprintf("blk.%d.%s.weight", i, n)
+			ts = append(ts,
+				formats.Tensor{Name: name + ".in_sum2", DType: formats.F32, Shape: []int64{1, ne0}, Data: formats.BytesData(make([]byte, 4*ne0))},
+				formats.Tensor{Name: name + ".counts", DType: formats.F32, Shape: []int64{1, 1}, Data: f32s(1)})
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := gguf.WriteTo(context.Background(), &buf, metaKVs, ts); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := read(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func FuzzRead(f *testing.F) {
+	for _, p := range []string{"testdata/imatrix.gguf", "testdata/imatrix.dat"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add(legacy([]entry{{"a", 2, []float32{1, 2}}}, true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := read(b)
