@@ -614,3 +614,16 @@ func TestEditInPlace(t *testing.T) {
 		t.Errorf("edit with damaged journal: %v", err)
 	}
 }
+
+func TestParseSplitSize(t *testing.T) {
+	for in, want := range map[string]int64{"128M": 128e6, "4G": 4e9, "1M": 1e6} {
+		if got, err := gguf.ParseSplitSize(in); err != nil || got != want {
+			t.Errorf("%s: %d %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "4", "4K", "0M", "-1G", "xM", "1.5G"} {
+		if _, err := gguf.ParseSplitSize(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"mlmf/formats"
@@ -157,4 +158,27 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 		paths[i] = outs[i].path
 	}
 	return paths, nil
+}
+
+// ParseSplitSize parses gguf-split's --split-max-size argument: a positive
+// integer followed by M (10^6 bytes) or G (10^9 bytes), as
+// split_str_to_n_bytes reads it.
+func ParseSplitSize(s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("gguf: empty split size: want N followed by M or G: %w", ErrCorrupt)
+	}
+	var mul int64
+	switch s[len(s)-1] {
+	case 'M':
+		mul = 1000 * 1000
+	case 'G':
+		mul = 1000 * 1000 * 1000
+	default:
+		return 0, fmt.Errorf("gguf: split size %q: supported units are M (megabytes) or G (gigabytes): %w", s, ErrCorrupt)
+	}
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 32)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("gguf: split size %q: the size must be a positive integer: %w", s, ErrCorrupt)
+	}
+	return n * mul, nil
 }
