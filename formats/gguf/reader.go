@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"slices"
 	"sort"
 
 	"mlmf/formats"
@@ -511,6 +510,8 @@ func (f *File) TensorReader(name string) (*io.SectionReader, error) {
 
 // View returns the named tensor's bytes without copying when the file is
 // memory-mapped (Open). It is valid until Close and must not be modified.
+// As with any mapping, a file truncated by another process while mapped
+// faults (SIGBUS) on access to the lost pages.
 // Readers made with NewReader over something other than a mapping return
 // ErrUnsupported; use TensorReader.
 func (f *File) View(name string) ([]byte, error) {
@@ -536,6 +537,3 @@ func (f *File) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// cloneKVs returns a copy of the metadata list that can be modified.
-func (f *File) cloneKVs() []KV { return slices.Clone(f.kvs) }

@@ -162,7 +162,8 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 
 // ParseSplitSize parses gguf-split's --split-max-size argument: a positive
 // integer followed by M (10^6 bytes) or G (10^9 bytes), as
-// split_str_to_n_bytes reads it.
+// split_str_to_n_bytes reads it. Unlike gguf-split, which reads "1.5G"
+// as 1G (sscanf %d), anything but an integer before the unit is refused.
 func ParseSplitSize(s string) (int64, error) {
 	if s == "" {
 		return 0, fmt.Errorf("gguf: empty split size: want N followed by M or G: %w", ErrCorrupt)
