@@ -61,9 +61,36 @@ func ParseTensorType(s string) (TensorType, error) {
 	return TensorType{Pattern: strings.ToLower(name), Type: t}, nil
 }
 
+// Rules selects which llama.cpp's rules to reproduce. They changed in
+// early 2026 (the tensor categories of src/llama-quant.cpp); pick the one of
+// the llama.cpp whose output must be matched byte for byte.
+type Rules int
+
+const (
+	// RulesLatest: llama.cpp at commit 007dbbf3 (2026).
+	RulesLatest Rules = iota
+	// Rules2025: llama.cpp of the second half of 2025 (MXFP4_MOE present,
+	// before the tensor categories). It differs from RulesLatest in that
+	// attn_qkv has its own rules (Q3_K_M/Q3_K_L/IQ3_M → Q4_K, Q4_K_M → Q5_K,
+	// Q5_K_M → Q6_K) and attn_kv_b has none; Q2_K and Q3_K fall back to
+	// IQ4_NL instead of Q4_0; --tensor-type is applied after the mixture
+	// rules (the last matching pattern wins, the layer counters advance as
+	// usual) and not at all to tensors that needed a fallback or under
+	// --pure; --pure skips the fallbacks; --token-embedding-type and the tied
+	// embeddings rule concern token_embd.weight only; fewer tensors are
+	// kept unquantized (no DeepSeek-V4, MiniMax indexer, SAM, audio-codebook
+	// or .rel_pos/.patch_embd/.patch_merger exceptions; ".position_embd."
+	// with its trailing dot); and the importance-matrix requirement covers
+	// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M (not for token_embd/output) and
+	// Q2_K in Q2_K_S (not for token_embd), not IQ3_XXS.
+	Rules2025
+)
+
 // Options mirror llama-quantize's flags.
 type Options struct {
 	FileType FileType
+	// Rules picks the llama.cpp version to reproduce (default RulesLatest).
+	Rules Rules
 	// Pure is --pure: no k-quant mixture, every quantizable tensor gets the
 	// default type (fallbacks still apply).
 	Pure bool
@@ -154,11 +181,58 @@ func tensorCategory(name string) category {
 	return catOther
 }
 
+// tensorCategory2025 is the name matching of llama_tensor_get_type in 2025,
+// in its order of tests.
+func tensorCategory2025(name string) category {
+	switch {
+	case name == "output.weight":
+		return catOutput
+	case isTokenEmbd(name):
+		return catTokenEmbd
+	case strings.Contains(name, "attn_v.weight"):
+		return catAttnV
+	case strings.Contains(name, "attn_k.weight"):
+		return catAttnK
+	case strings.Contains(name, "attn_q.weight"):
+		return catAttnQ
+	case strings.Contains(name, "ffn_down"):
+		return catFFNDown
+	case strings.Contains(name, "attn_output.weight"):
+		return catAttnOutput
+	case strings.Contains(name, "attn_qkv.weight"):
+		return catAttnQKV
+	case strings.Contains(name, "ffn_gate"):
+		return catFFNGate
+	case strings.Contains(name, "ffn_up"):
+		return catFFNUp
+	}
+	return catOther
+}
+
+// countsAsAttnV: the tensors n_attention_wv counts (the same in both rule
+// sets: attn_v, attn_qkv, attn_kv_b).
+func countsAsAttnV(name string) bool {
+	return strings.Contains(name, "attn_v.weight") || strings.Contains(name, "attn_qkv.weight") || strings.Contains(name, "attn_kv_b.weight")
+}
+
 // isAttnV is category_is_attn_v. Note: at the ported commit attn_qkv and
 // attn_kv_b take the attn_v rules (the separate attn_qkv branch after them
-// is unreachable); older llama.cpp builds gave attn_qkv its own rules
-// (Q4_K_M → Q5_K, Q5_K_M → Q6_K, Q3_K_M/L → Q4_K).
+// is unreachable); with Rules2025 attn_qkv has its own rules.
 func isAttnV(c category) bool { return c == catAttnV || c == catAttnQKV || c == catAttnKVB }
+
+func (s *state) isAttnV(c category) bool {
+	if s.rules == Rules2025 {
+		return c == catAttnV
+	}
+	return isAttnV(c)
+}
+
+func (s *state) category(name string) category {
+	if s.rules == Rules2025 {
+		return tensorCategory2025(name)
+	}
+	return tensorCategory(name)
+}
 
 // notQuantized lists name fragments tensor_allows_quantization keeps as
 // they are.
@@ -197,6 +271,17 @@ func nDims(shape []int64) int {
 	return 1
 }
 
+// notQuantized2025 is the 2025 list.
+var notQuantized2025 = []string{
+	"_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
+	"ssm_conv1d.weight", "shortconv.conv.weight",
+	"time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight",
+	"time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight", "time_mix_a0.weight",
+	"time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight", "time_mix_g2.weight",
+	"time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight",
+	"attn_rel_b.weight", ".position_embd.",
+}
+
 // allowsQuantization is tensor_allows_quantization; it returns why not.
 func allowsQuantization(opt *Options, t formats.TensorInfo) (bool, string) {
 	if opt.OnlyCopy {
@@ -211,7 +296,11 @@ func allowsQuantization(opt *Options, t formats.TensorInfo) (bool, string) {
 	if opt.LeaveOutputTensor && t.Name == "output.weight" {
 		return false, "--leave-output-tensor"
 	}
-	for _, s := range notQuantized {
+	list := notQuantized
+	if opt.Rules == Rules2025 {
+		list = notQuantized2025
+	}
+	for _, s := range list {
 		if strings.Contains(t.Name, s) {
 			return false, fmt.Sprintf("tensors matching %q are kept as they are", s)
 		}
@@ -233,6 +322,7 @@ type state struct {
 	iFFNDown, iFFNGate, iFFNUp int
 	hasTiedEmbeddings          bool
 	patterns                   []*regexp.Regexp
+	rules                      Rules
 	nFallback                  int
 }
 
@@ -295,7 +385,11 @@ func (s *state) getTypeImpl(newType formats.DType, t formats.TensorInfo, ft File
 	gqa := s.m.nGQA()
 	why := "default type of " + ft.String()
 
-	if cat == catOutput || (s.hasTiedEmbeddings && cat == catTokenEmbd) {
+	tiedEmbd := s.hasTiedEmbeddings && cat == catTokenEmbd
+	if s.rules == Rules2025 {
+		tiedEmbd = s.hasTiedEmbeddings && name == "token_embd.weight"
+	}
+	if cat == catOutput || tiedEmbd {
 		what := "output.weight"
 		if cat == catTokenEmbd {
 			what = "token embeddings tied to the output (no output.weight)"
@@ -345,7 +439,7 @@ func (s *state) getTypeImpl(newType formats.DType, t formats.TensorInfo, ft File
 	}
 	if oneOf(ft, IQ2_XXS, IQ2_XS, IQ1_S, IQ2_S, IQ2_M, IQ1_M) {
 		switch {
-		case isAttnV(cat):
+		case s.isAttnV(cat):
 			defer func() { s.iAttnV++ }()
 			if gqa >= 4 || nExpert >= 4 {
 				return formats.Q4_K, "attn_v: Q4_K (GQA >= 4 or >= 4 experts) in IQ1/IQ2 presets", nil
@@ -379,7 +473,7 @@ func (s *state) getTypeImpl(newType formats.DType, t formats.TensorInfo, ft File
 		return newType, why, nil
 	}
 	switch {
-	case isAttnV(cat):
+	case s.isAttnV(cat):
 		label := map[category]string{catAttnV: "attn_v", catAttnQKV: "attn_qkv (attn_v rules)", catAttnKVB: "attn_kv_b (attn_v rules)"}[cat]
 		i, n := s.iAttnV, s.nAttnV
 		s.iAttnV++
@@ -535,6 +629,16 @@ func (s *state) getTypeImpl(newType formats.DType, t formats.TensorInfo, ft File
 			return formats.Q4_K, "attn_output: Q4_K in Q3_K_L (Falcon)", nil
 		}
 		return newType, "attn_output: " + why, nil
+	case cat == catAttnQKV: // reachable with Rules2025 only
+		switch ft {
+		case Q3_K_M, Q3_K_L, IQ3_M:
+			return formats.Q4_K, "attn_qkv: Q4_K in Q3_K_M/Q3_K_L/IQ3_M", nil
+		case Q4_K_M:
+			return formats.Q5_K, "attn_qkv: Q5_K in Q4_K_M", nil
+		case Q5_K_M:
+			return formats.Q6_K, "attn_qkv: Q6_K in Q5_K_M", nil
+		}
+		return newType, "attn_qkv: " + why, nil
 	case cat == catFFNGate, cat == catFFNUp:
 		label, counter, n := "ffn_gate", &s.iFFNGate, s.nFFNGate
 		if cat == catFFNUp {
@@ -566,7 +670,12 @@ func (s *state) fallback(t formats.TensorInfo, target formats.DType) (formats.DT
 	switch target {
 	case formats.IQ1_S, formats.IQ1_M, formats.IQ2_XXS, formats.IQ2_XS, formats.IQ2_S, formats.IQ3_XXS, formats.IQ3_S, formats.IQ4_XS:
 		to = formats.IQ4_NL
-	case formats.Q2_K, formats.Q3_K, formats.TQ1_0, formats.TQ2_0:
+	case formats.Q2_K, formats.Q3_K:
+		to = formats.Q4_0
+		if s.rules == Rules2025 {
+			to = formats.IQ4_NL
+		}
+	case formats.TQ1_0, formats.TQ2_0:
 		to = formats.Q4_0
 	case formats.Q4_K:
 		to = formats.Q5_0
@@ -596,6 +705,19 @@ func requiresImatrix(name string, dst formats.DType, ft FileType) bool {
 		return true
 	case formats.Q2_K:
 		return ft == Q2_K_S
+	}
+	return false
+}
+
+// requiresImatrix2025 is the 2025 test of the main loop.
+func requiresImatrix2025(name string, dst formats.DType, ft FileType) bool {
+	switch dst {
+	case formats.IQ2_XXS, formats.IQ2_XS, formats.IQ2_S, formats.IQ1_S:
+		return true
+	case formats.IQ1_M:
+		return name != "token_embd.weight" && name != "output.weight"
+	case formats.Q2_K:
+		return ft == Q2_K_S && name != "token_embd.weight"
 	}
 	return false
 }
@@ -647,7 +769,10 @@ func PlanModel(m Model, opt Options) ([]Decision, error) {
 			}
 		}
 	}
-	s := &state{m: &m, opt: &opt, hasTiedEmbeddings: true}
+	if opt.Rules != RulesLatest && opt.Rules != Rules2025 {
+		return nil, fmt.Errorf("quant: unknown rule set %d: %w", opt.Rules, ErrInvalid)
+	}
+	s := &state{m: &m, opt: &opt, hasTiedEmbeddings: true, rules: opt.Rules}
 	for _, tt := range opt.TensorTypes {
 		re, err := regexp.Compile(tt.Pattern)
 		if err != nil {
@@ -661,11 +786,11 @@ func PlanModel(m Model, opt Options) ([]Decision, error) {
 	order := LlamaOrder(m.Tensors)
 	// init_quantize_state_counters
 	for _, i := range order {
-		c := tensorCategory(m.Tensors[i].Name)
-		if isAttnV(c) {
+		name := m.Tensors[i].Name
+		if countsAsAttnV(name) {
 			s.nAttnV++
 		}
-		if c == catOutput {
+		if name == "output.weight" {
 			s.hasTiedEmbeddings = false
 		}
 	}
@@ -699,7 +824,13 @@ func (s *state) decide(t formats.TensorInfo, defType formats.DType) (Decision, e
 	opt := s.opt
 	d := Decision{Name: t.Name, From: t.DType, To: t.DType}
 	ok, why := allowsQuantization(opt, t)
-	cat := tensorCategory(t.Name)
+	cat := s.category(t.Name)
+	if s.rules == Rules2025 {
+		if err := s.choose2025(&d, t, ok, why, cat, defType); err != nil {
+			return d, err
+		}
+		return s.finish(d, t, ok)
+	}
 	switch {
 	case !ok:
 		d.Reason = "kept: " + why
@@ -750,13 +881,77 @@ func (s *state) decide(t formats.TensorInfo, defType formats.DType) (Decision, e
 		}
 		d.To = newType
 	}
-	d.Quantize = d.To != d.From
-	if ok {
-		d.RequiresImatrix = requiresImatrix(t.Name, d.To, opt.FileType)
-		if d.RequiresImatrix && !opt.HasImatrix && !opt.DryRun {
-			return d, fmt.Errorf("quant: tensor %q: %v needs an importance matrix in %v (the result would be garbage without one): pass --imatrix: %w",
-				t.Name, d.To, opt.FileType, ErrInvalid)
+	return s.finish(d, t, ok)
+}
+
+// choose2025 is the 2025 main loop's type choice.
+func (s *state) choose2025(d *Decision, t formats.TensorInfo, ok bool, why string, cat category, defType formats.DType) error {
+	opt := s.opt
+	if !ok {
+		d.Reason = "kept: " + why
+		return nil
+	}
+	newType := defType
+	d.Reason = "default type of " + opt.FileType.String()
+	if !opt.Pure && defType.IsQuantized() {
+		var err error
+		newType, d.Reason, err = s.getTypeImpl(newType, t, opt.FileType, cat)
+		if err != nil {
+			return err
 		}
+		to, note, err := s.fallback(t, newType)
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			d.Fallback = true
+			d.Reason += "; " + note
+		}
+		newType = to
+		if !d.Fallback {
+			// The last matching --tensor-type wins.
+			for k, re := range s.patterns {
+				if re.MatchString(t.Name) {
+					newType = opt.TensorTypes[k].Type
+					d.Reason = fmt.Sprintf("--tensor-type %s=%v (over: %s)", opt.TensorTypes[k].Pattern, newType, d.Reason)
+					if err := checkExplicit(t, newType, "--tensor-type "+opt.TensorTypes[k].Pattern); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	} else if opt.Pure {
+		d.Reason = "--pure: default type of " + opt.FileType.String()
+	}
+	if opt.TokenEmbeddingType != formats.Invalid && t.Name == "token_embd.weight" {
+		newType, d.Reason = opt.TokenEmbeddingType, "token embeddings: --token-embedding-type"
+		if err := checkExplicit(t, newType, "--token-embedding-type"); err != nil {
+			return err
+		}
+	}
+	if opt.OutputTensorType != formats.Invalid && t.Name == "output.weight" {
+		newType, d.Reason = opt.OutputTensorType, "output.weight: --output-tensor-type"
+		if err := checkExplicit(t, newType, "--output-tensor-type"); err != nil {
+			return err
+		}
+	}
+	d.To = newType
+	return nil
+}
+
+// finish fills in the imatrix requirement and checks what llama-quantize's
+// main loop checks.
+func (s *state) finish(d Decision, t formats.TensorInfo, ok bool) (Decision, error) {
+	opt := s.opt
+	d.Quantize = d.To != d.From
+	if s.rules == Rules2025 {
+		d.RequiresImatrix = d.Quantize && requiresImatrix2025(t.Name, d.To, opt.FileType)
+	} else if ok {
+		d.RequiresImatrix = requiresImatrix(t.Name, d.To, opt.FileType)
+	}
+	if d.RequiresImatrix && !opt.HasImatrix && !opt.DryRun {
+		return d, fmt.Errorf("quant: tensor %q: %v needs an importance matrix in %v (the result would be garbage without one): pass --imatrix: %w",
+			t.Name, d.To, opt.FileType, ErrInvalid)
 	}
 	if d.Quantize {
 		switch {

@@ -304,19 +304,145 @@ func checkPlan(t *testing.T, m Model, ft FileType, want expectFn, opt Options) {
 	}
 }
 
+// For LLaMA-like and Mixtral-like models (no attn_qkv, no rows needing a
+// fallback) the 2025 and the latest rules agree.
+var ruleSets = map[string]Rules{"latest": RulesLatest, "2025": Rules2025}
+
 func TestPresetsDense(t *testing.T) {
-	for ft, want := range denseExpect {
-		t.Run(ft.String(), func(t *testing.T) {
-			checkPlan(t, llama3Like(formats.F16), ft, want, Options{})
-		})
+	for rn, rules := range ruleSets {
+		for ft, want := range denseExpect {
+			t.Run(rn+"/"+ft.String(), func(t *testing.T) {
+				checkPlan(t, llama3Like(formats.F16), ft, want, Options{Rules: rules})
+			})
+		}
 	}
 }
 
 func TestPresetsMoE(t *testing.T) {
-	for ft, want := range moeExpect {
-		t.Run(ft.String(), func(t *testing.T) {
-			checkPlan(t, mixtralLike(formats.BF16), ft, want, Options{})
-		})
+	for rn, rules := range ruleSets {
+		for ft, want := range moeExpect {
+			t.Run(rn+"/"+ft.String(), func(t *testing.T) {
+				checkPlan(t, mixtralLike(formats.BF16), ft, want, Options{Rules: rules})
+			})
+		}
+	}
+}
+
+// phi3Like has a fused attn_qkv (Phi-3-mini shapes: 32 layers, 3072 wide,
+// 32 heads without GQA), where the two rule sets differ.
+func phi3Like() Model {
+	ts := []formats.TensorInfo{
+		{Name: "token_embd.weight", DType: formats.F16, Shape: []int64{32064, 3072}},
+		{Name: "output.weight", DType: formats.F16, Shape: []int64{32064, 3072}},
+	}
+	for i := range 32 {
+		b := fmt.Sprintf("blk.%d.", i)
+		ts = append(ts,
+			formats.TensorInfo{Name: b + "attn_qkv.weight", DType: formats.F16, Shape: []int64{9216, 3072}},
+			formats.TensorInfo{Name: b + "attn_output.weight", DType: formats.F16, Shape: []int64{3072, 3072}},
+			formats.TensorInfo{Name: b + "ffn_up.weight", DType: formats.F16, Shape: []int64{16384, 3072}},
+			formats.TensorInfo{Name: b + "ffn_down.weight", DType: formats.F16, Shape: []int64{3072, 8192}},
+		)
+	}
+	return Model{Arch: "phi3", NLayer: 32, NHead: 32, NHeadKV: 32, Tensors: ts}
+}
+
+func TestAttnQKVRules(t *testing.T) {
+	for _, c := range []struct {
+		rules Rules
+		ft    FileType
+		want  func(l int) formats.DType
+	}{
+		// latest: attn_qkv takes the attn_v rules (use_more_bits over
+		// n_attention_wv = 32 counted qkv tensors).
+		{RulesLatest, Q4_K_M, func(l int) formats.DType {
+			if moreBits32[l] {
+				return q6k
+			}
+			return q4k
+		}},
+		{RulesLatest, Q3_K_M, func(l int) formats.DType {
+			if l < 2 {
+				return q5k
+			}
+			return q4k
+		}},
+		{RulesLatest, Q5_K_S, func(int) formats.DType { return q5k }},
+		// 2025: its own branch.
+		{Rules2025, Q4_K_M, func(int) formats.DType { return q5k }},
+		{Rules2025, Q5_K_M, func(int) formats.DType { return q6k }},
+		{Rules2025, Q3_K_M, func(int) formats.DType { return q4k }},
+		{Rules2025, Q5_K_S, func(int) formats.DType { return q5k }},
+	} {
+		ds, err := PlanModel(phi3Like(), Options{FileType: c.ft, Rules: c.rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			r, l := role(d.Name)
+			if r == "attn_qkv" && d.To != c.want(l) {
+				t.Errorf("rules %d %v: %s: %v (%s), want %v", c.rules, c.ft, d.Name, d.To, d.Reason, c.want(l))
+			}
+		}
+	}
+}
+
+func TestRules2025Differences(t *testing.T) {
+	find := func(ds []Decision, name string) Decision {
+		for _, d := range ds {
+			if d.Name == name {
+				return d
+			}
+		}
+		t.Fatalf("no decision for %s", name)
+		return Decision{}
+	}
+	m := llama3Like(formats.F32)
+	// --tensor-type after the mixture, last match wins, counters advance.
+	a, _ := ParseTensorType(`ffn_down=q5_k`)
+	b, _ := ParseTensorType(`blk\.[0-3]\.ffn_down=q8_0`)
+	ds, err := PlanModel(m, Options{FileType: Q4_K_M, Rules: Rules2025, TensorTypes: []TensorType{b, a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := find(ds, "blk.1.ffn_down.weight"); d.To != q5k {
+		t.Errorf("last match should win: %+v", d)
+	}
+	ds, _ = PlanModel(m, Options{FileType: Q4_K_M, Rules: Rules2025, TensorTypes: []TensorType{b}})
+	if d := find(ds, "blk.1.ffn_down.weight"); d.To != q80 {
+		t.Errorf("override: %+v", d)
+	}
+	// blk.5 is layer 5: not a use_more_bits layer, Q4_K (latest: layer 1, Q6_K).
+	if d := find(ds, "blk.5.ffn_down.weight"); d.To != q4k {
+		t.Errorf("blk.5: %+v", d)
+	}
+	// --pure ignores --tensor-type in 2025.
+	ds, _ = PlanModel(m, Options{FileType: Q4_K_M, Rules: Rules2025, Pure: true, TensorTypes: []TensorType{b}})
+	if d := find(ds, "blk.1.ffn_down.weight"); d.To != q4k {
+		t.Errorf("pure with override: %+v", d)
+	}
+	// Q2_K falls back to IQ4_NL in 2025.
+	fb := Model{Arch: "llama", NLayer: 1, Tensors: []formats.TensorInfo{{Name: "blk.0.attn_q.weight", DType: formats.F32, Shape: []int64{2880, 2880}}}}
+	ds, _ = PlanModel(fb, Options{FileType: Q2_K, Rules: Rules2025})
+	if d := ds[0]; d.To != formats.IQ4_NL || !d.Fallback {
+		t.Errorf("2025 Q2_K fallback: %+v", d)
+	}
+	ds, _ = PlanModel(fb, Options{FileType: Q2_K})
+	if d := ds[0]; d.To != q40 || !d.Fallback {
+		t.Errorf("latest Q2_K fallback: %+v", d)
+	}
+	// IQ3_XXS tensors need no importance matrix in 2025 (phi3Like has no
+	// attn_q/attn_k, which get IQ2_S, needed in both).
+	if ds, err := PlanModel(phi3Like(), Options{FileType: IQ3_XXS, Rules: Rules2025}); err != nil {
+		t.Errorf("2025 IQ3_XXS: %v", err)
+	} else if d := find(ds, "blk.3.ffn_up.weight"); d.To != formats.IQ3_XXS || d.RequiresImatrix {
+		t.Errorf("2025 IQ3_XXS ffn_up: %+v", d)
+	}
+	if _, err := PlanModel(phi3Like(), Options{FileType: IQ3_XXS}); err == nil || !strings.Contains(err.Error(), "IQ3_XXS needs an importance matrix") {
+		t.Errorf("latest IQ3_XXS without imatrix: %v", err)
+	}
+	if _, err := PlanModel(m, Options{Rules: 7}); err == nil {
+		t.Error("unknown rule set accepted")
 	}
 }
 
