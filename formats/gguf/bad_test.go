@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -220,5 +221,62 @@ func TestBigEndianHeaderReadDataRefused(t *testing.T) {
 	copy(b, "FUGG")
 	if f, err := gguf.NewReader(bytes.NewReader(b), int64(len(b))); err != nil || !f.BigEndian() {
 		t.Errorf("FUGG magic: %v", err)
+	}
+}
+
+// sparse is a huge file: a real prefix, then zeros.
+type sparse struct {
+	head []byte
+	size int64
+}
+
+func (s sparse) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if int64(n) > s.size-off {
+		n = int(s.size - off)
+	}
+	for i := 0; i < n; i++ {
+		o := off + int64(i)
+		if o < int64(len(s.head)) {
+			p[i] = s.head[o]
+		} else {
+			p[i] = 0
+		}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestHugeFileHostileHeader(t *testing.T) {
+	const size = 70 << 30 // a 70 GB model file
+	cases := []struct {
+		name string
+		head []byte
+		want string
+	}{
+		{"kv count", newHB(3, 0, 1<<32).bytes(), "key-value count 4294967296"},
+		{"tensor count", newHB(3, 1<<30, 0).bytes(), "tensor count 1073741824"},
+		{"u8 array of 60 GB", newHB(3, 0, 1).str("k").u32(uint32(gguf.TypeArray)).u32(uint32(gguf.TypeUint8)).u64(60 << 30).bytes(), "array uint8 count 64424509440"},
+		{"string of 1 GB", newHB(3, 0, 1).str("k").u32(uint32(gguf.TypeString)).u64(1 << 30).bytes(), "mlmf reads headers up to 256 MiB"},
+		{"string array of empty strings", newHB(3, 0, 1).str("k").u32(uint32(gguf.TypeArray)).u32(uint32(gguf.TypeString)).u64(1 << 31).bytes(), "array string count 2147483648"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := gguf.NewReader(sparse{c.head, size}, size)
+			runtime.ReadMemStats(&after)
+			if err == nil || !errors.Is(err, gguf.ErrUnsupported) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q (unsupported)", err, c.want)
+			}
+			if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+				t.Errorf("allocated %d bytes", d)
+			}
+		})
 	}
 }

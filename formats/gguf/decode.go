@@ -15,6 +15,14 @@ const (
 	maxDims    = 4       // GGML_MAX_DIMS
 	maxKeyLen  = 1 << 16 // bytes in a key or tensor name (llama.cpp: GGML_MAX_NAME=64 for tensors)
 	windowSize = 64 << 10
+	// MaxHeader bounds the metadata and tensor infos of one file. The
+	// largest real headers (262k-token vocabularies with merges) take tens
+	// of MB; the cap keeps a hostile header over a 70 GB file from making
+	// the reader allocate tens of GB.
+	MaxHeader = 256 << 20
+	// preallocation cap for lists whose length comes from the file: they
+	// grow by append as entries are actually decoded.
+	maxPrealloc = 1024
 )
 
 // decoder reads the header sequentially from an io.ReaderAt through a small
@@ -37,6 +45,13 @@ func newDecoder(r io.ReaderAt, size int64, mem []byte) *decoder {
 }
 
 func (d *decoder) remaining() int64 { return d.size - d.off }
+
+// headerLeft is how much more the header may grow under MaxHeader.
+func (d *decoder) headerLeft() int64 { return max(0, MaxHeader-d.off) }
+
+func errTooLarge(off int64) error {
+	return fmt.Errorf("the header passes %d MiB at offset %d; mlmf reads headers up to %d MiB: %w", MaxHeader>>20, off, MaxHeader>>20, ErrUnsupported)
+}
 
 // errEOF is returned when a read would pass the end of the file.
 type eofError struct {
@@ -131,6 +146,9 @@ func (d *decoder) str(limit int64) (string, error) {
 	if limit > 0 && n > uint64(limit) {
 		return "", fmt.Errorf("string of %d bytes at offset %d is longer than the %d allowed: %w", n, d.off-8, limit, ErrCorrupt)
 	}
+	if n > uint64(d.headerLeft()) {
+		return "", errTooLarge(d.off - 8)
+	}
 	b, err := d.bytes(int64(n))
 	if err != nil {
 		return "", err
@@ -148,8 +166,8 @@ func (d *decoder) count(n uint64, minSize int64, what string) (int, error) {
 		return 0, fmt.Errorf("%s count %d at offset %d needs at least %d bytes each but only %d bytes are left: %w",
 			what, n, d.off, minSize, d.remaining(), ErrCorrupt)
 	}
-	if n > math.MaxInt32 {
-		return 0, fmt.Errorf("%s count %d is too large: %w", what, n, ErrUnsupported)
+	if n > uint64(d.headerLeft())/uint64(minSize) {
+		return 0, fmt.Errorf("%s count %d: %w", what, n, errTooLarge(d.off))
 	}
 	return int(n), nil
 }
@@ -346,6 +364,9 @@ func (d *decoder) strings(n int) ([]string, error) {
 		if l > uint64(d.remaining()) {
 			return nil, fmt.Errorf("string %d of %d: string of %d bytes at offset %d runs past the end of the file (%d bytes left): %w",
 				i, n, l, d.off-8, d.remaining(), ErrCorrupt)
+		}
+		if l > uint64(d.headerLeft()) {
+			return nil, errTooLarge(d.off - 8)
 		}
 		d.off += int64(l)
 		total += int64(l)

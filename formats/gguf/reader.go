@@ -150,8 +150,8 @@ func parse(r io.ReaderAt, size int64, name string, mem []byte) (*part, error) {
 		return nil, wrap(err)
 	}
 
-	p.kvs = make([]KV, 0, nKV)
-	seen := make(map[string]struct{}, nKV)
+	p.kvs = make([]KV, 0, min(nKV, maxPrealloc))
+	seen := make(map[string]struct{}, min(nKV, maxPrealloc))
 	for i := 0; i < nKV; i++ {
 		key, err := d.str(maxKeyLen)
 		if err != nil {
@@ -188,8 +188,8 @@ func parse(r io.ReaderAt, size int64, name string, mem []byte) (*part, error) {
 		p.alignment = a
 	}
 
-	p.tensors = make([]TensorInfo, 0, nTensors)
-	names := make(map[string]struct{}, nTensors)
+	p.tensors = make([]TensorInfo, 0, min(nTensors, maxPrealloc))
+	names := make(map[string]struct{}, min(nTensors, maxPrealloc))
 	for i := 0; i < nTensors; i++ {
 		ti, err := readTensorInfo(d, p, i, nTensors)
 		if err != nil {
@@ -202,6 +202,9 @@ func parse(r io.ReaderAt, size int64, name string, mem []byte) (*part, error) {
 		p.tensors = append(p.tensors, ti)
 	}
 	p.headerEnd = d.off
+	if d.off > MaxHeader {
+		return nil, wrap(errTooLarge(d.off))
+	}
 	p.dataOffset, err = alignUp(d.off, p.alignment)
 	if err != nil {
 		return nil, wrap(err)
