@@ -34,6 +34,10 @@ const (
 
 	sumsSuffix   = ".in_sum2"
 	countsSuffix = ".counts"
+
+	// maxValues bounds one entry (experts × row length); the largest real
+	// ones (256 experts × 7168) have under 2M.
+	maxValues = 1 << 26
 )
 
 // Matrix is a loaded importance matrix.
@@ -182,6 +186,9 @@ func readGGUF(r io.ReaderAt, size int64, name string) (*Matrix, error) {
 		if dim(p.sums.NE, 2) != 1 || dim(p.sums.NE, 3) != 1 {
 			return nil, fmt.Errorf("imatrix: %s: tensor %q: ne %v, want 2 dimensions: %w", name, p.sums.Name, p.sums.NE, ErrCorrupt)
 		}
+		if p.sums.NumElements() > maxValues {
+			return nil, fmt.Errorf("imatrix: %s: entry %q: %d values, more than the %d mlmf accepts: %w", name, base, p.sums.NumElements(), maxValues, ErrUnsupported)
+		}
 		if p.counts.NumElements() != ne1 {
 			return nil, fmt.Errorf("imatrix: %s: entry %q: %d counts for %d matrices: %w", name, base, p.counts.NumElements(), ne1, ErrCorrupt)
 		}
@@ -312,6 +319,9 @@ func readLegacy(r io.ReaderAt, size int64, name string) (*Matrix, error) {
 		}
 		if nval < 1 {
 			return nil, fmt.Errorf("imatrix: %s: entry %q: %d values: %w", name, key, nval, ErrCorrupt)
+		}
+		if nval > maxValues {
+			return nil, fmt.Errorf("imatrix: %s: entry %q: %d values, more than the %d mlmf accepts: %w", name, key, nval, maxValues, ErrUnsupported)
 		}
 		b, err := l.bytes(int64(nval)*4, fmt.Sprintf("entry %q values", key))
 		if err != nil {
