@@ -320,7 +320,7 @@ func readLegacy(r io.ReaderAt, size int64, name string) (*Matrix, error) {
 		if nval < 1 {
 			return nil, fmt.Errorf("imatrix: %s: entry %q: %d values: %w", name, key, nval, ErrCorrupt)
 		}
-		if nval > maxValues {
+		if int64(nval)*4 <= l.left() && nval > maxValues {
 			return nil, fmt.Errorf("imatrix: %s: entry %q: %d values, more than the %d mlmf accepts: %w", name, key, nval, maxValues, ErrUnsupported)
 		}
 		b, err := l.bytes(int64(nval)*4, fmt.Sprintf("entry %q values", key))
