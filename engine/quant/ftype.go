@@ -9,7 +9,14 @@
 // tensor_get_category, llama_tensor_get_type_impl, tensor_type_fallback,
 // llama_tensor_get_type, tensor_requires_imatrix,
 // llama_ftype_get_default_type, init_quantize_state_counters) and of the
-// flag parsing in tools/quantize/quantize.cpp.
+// flag parsing in tools/quantize/quantize.cpp; Options.Rules = Rules2025
+// reproduces the llama.cpp of late 2025 instead (see Rules2025 for the
+// differences), for comparisons against a llama.cpp of that age.
+//
+// PlanModel returns one Decision per tensor, in the order llama-quantize
+// writes them (LlamaOrder); OutputMetadata gives the KVs it writes. Every
+// choice carries the rule that made it, fallbacks are flagged, and what
+// llama-quantize refuses is an error here too.
 package quant
 
 import (
