@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -625,5 +626,36 @@ func TestParseSplitSize(t *testing.T) {
 		if _, err := gguf.ParseSplitSize(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestFormatAndBPW(t *testing.T) {
+	toks := make([]string, 1000)
+	for i := range toks {
+		toks[i] = fmt.Sprint("t", i)
+	}
+	cases := []struct {
+		kv   gguf.KV
+		want string
+	}{
+		{gguf.Strings("tokens", toks), `["t0", "t1", "t2", … (1000 × string)]`},
+		{gguf.String("tmpl", "héllo wörld"), `"hé"… (13 bytes)`},
+		{gguf.Float32("eps", 1e-5), `1e-05`},
+		{gguf.Uint32("n", 7), `7`},
+		{gguf.KV{Key: "nest", Type: gguf.TypeArray, Value: []any{[]int32{1, 2, 3, 4}, []bool{true}}}, `[[1, 2, 3, … (4 × int32)], [true]]`},
+	}
+	for _, c := range cases {
+		if got := c.kv.Format(3, 3); got != c.want {
+			t.Errorf("%s: %s, want %s", c.kv.Key, got, c.want)
+		}
+	}
+	f, err := gguf.Open("testdata/tiny.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// F32 2x8 (512 bits), Q4_0 2x32 (2 blocks of 18 bytes: 288 bits), I8 5 (40 bits), empty F16: 840 bits / 85 elements.
+	if got, want := f.BitsPerWeight(), 840.0/85; math.Abs(got-want) > 1e-12 {
+		t.Errorf("bpw %v, want %v", got, want)
 	}
 }
