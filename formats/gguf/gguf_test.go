@@ -276,6 +276,18 @@ func TestSplitRoundTrip(t *testing.T) {
 		}
 		f.Close()
 	}
+	// Cancelled: no split appears, no temporary file stays.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := gguf.WriteSplit(ctx, filepath.Join(dir, "c"), fx.KVs, fx.Tensors, gguf.SplitOptions{MaxTensors: 1}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled split: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "c-*")); len(m) != 0 {
+		t.Errorf("cancelled split left %v", m)
+	}
+	if left, _ := atomicfile.Leftovers(dir); len(left) != 0 {
+		t.Errorf("leftovers %v", left)
+	}
 	// The committed fixture, made by the generator, opens the same way.
 	f, err := gguf.Open("testdata/split-00002-of-00002.gguf")
 	if err != nil {
