@@ -2,4 +2,4 @@ module mlmf
 
 go 1.26
 
-require github.com/x448/float16 v0.8.4 // indirect
+require github.com/x448/float16 v0.8.4

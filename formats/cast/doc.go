@@ -53,7 +53,9 @@
 // conversions (__NV_SATFINITE, cvt.satfinite) and like the usual
 // clamp(-max, max) before a torch cast: any value whose magnitude exceeds the
 // largest finite value, ±Inf included, becomes ±max (448 for F8_E4M3, 57344
-// for F8_E5M2, 65504 for F16 ...). NaN stays NaN. We chose Inf→±max rather
+// for F8_E5M2, 65504 for F16 ...), even in a widening conversion (BF16 +Inf
+// to F32 gives MaxFloat32): with Saturate no result is infinite. NaN stays
+// NaN. We chose Inf→±max rather
 // than Inf→NaN for F8_E4M3 so that a saturating conversion never makes a
 // NaN out of a number and never yields an infinity. For F8_E8M0 Saturate
 // turns values above 2^127 (and +Inf) into 2^127 (0xFE).

@@ -18,7 +18,7 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		} else {
 			run(dst, src, f32ToBF16)
 		}
-	case st == formats.BF16 && dt == formats.F32:
+	case st == formats.BF16 && dt == formats.F32 && !opt.Saturate:
 		run(dst, src, bf16ToF32)
 	case st == formats.F32 && dt == formats.F16:
 		if opt.Saturate {
@@ -26,7 +26,7 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		} else {
 			run(dst, src, f32ToF16)
 		}
-	case st == formats.F32 && dt == formats.F64:
+	case st == formats.F32 && dt == formats.F64 && !opt.Saturate:
 		run(dst, src, f32ToF64)
 	case st == formats.F64 && dt == formats.F32 && !opt.Saturate:
 		run(dst, src, f64ToF32)
