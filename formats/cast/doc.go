@@ -46,8 +46,10 @@
 // BF16, F32, F8_E5M2) and NaN where it has none (F8_E4M3 and both FNUZ types:
 // 0x7F/0xFF, 0x80); ±Inf input likewise becomes NaN for those types.
 // F8_E8M0 has no sign, zero or infinity: zero, negative values, ±Inf and
-// overflow give its NaN (0xFF), and values below 2^-127 give 2^-127 (0x00),
-// as ml_dtypes does.
+// overflow give its NaN (0xFF), values up to 2^-127 give 2^-127 (0x00), and
+// values strictly between 2^-127 and 2^-126 give 2^-126 (0x01) whatever
+// their distance, as ml_dtypes does (it rounds F32 subnormals up there);
+// elsewhere ties round up, to the larger power of two.
 //
 // With Saturate every float target behaves like NVIDIA's satfinite
 // conversions (__NV_SATFINITE, cvt.satfinite) and like the usual

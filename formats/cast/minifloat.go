@@ -235,6 +235,10 @@ func encodeE8M0(b uint64, sat bool) uint64 {
 	switch {
 	case k < -127:
 		return 0
+	case k == -127 && b > 0x3800000000000000:
+		// ml_dtypes reads values in (2^-127, 2^-126), which are F32
+		// subnormals, as 2^-126; we match it.
+		return 1
 	case k > 127:
 		if sat {
 			return 0xFE
