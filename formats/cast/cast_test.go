@@ -496,3 +496,44 @@ func TestX448Float16(t *testing.T) {
 		}
 	}
 }
+
+// sample64 returns doubles around the rounding points of every narrow type:
+// random bits, F32 values and their neighbours, ties and near-ties.
+func sample64(n int) []uint64 {
+	r := rand.New(rand.NewPCG(7, 8))
+	var out []uint64
+	for range n {
+		out = append(out, r.Uint64())
+		f := math.Float64bits(float64(math.Float32frombits(r.Uint32())))
+		out = append(out, f, f+1, f-1, f+1<<28, f+1<<28+1, f+1<<28-1)
+	}
+	for _, x := range []float64{0, 1, 448, 464, 465, 57344, 61440, 65504, 65520, math.MaxFloat32,
+		math.MaxFloat32 * 1.5, 1e300, math.Inf(1), math.Ldexp(1, -127), math.Ldexp(1.5, -127),
+		math.Ldexp(1, -149), math.Ldexp(1, -150), math.Ldexp(1, -1074), math.Ldexp(1, -25)} {
+		b := math.Float64bits(x)
+		for d := uint64(0); d < 64; d++ {
+			out = append(out, b+d, b-d, (b+d)|1<<63, b+d<<28, b-d<<28)
+		}
+	}
+	return append(out, 0x7FF8000000000000, 0xFFF8000000000000, 0x7FF0000000000001, 0x7FF8123456789ABC)
+}
+
+func TestFastMatchesGenericF64(t *testing.T) {
+	t.Parallel()
+	u := sample64(1 << 16)
+	src := make([]byte, 8*len(u))
+	for i, x := range u {
+		binary.LittleEndian.PutUint64(src[8*i:], x)
+	}
+	for _, dt := range allTypes {
+		for _, opt := range []Options{{}, {Saturate: true}, {ViaF32: true}, {Saturate: true, ViaF32: true}} {
+			want := make([]byte, len(u)*dt.TypeSize())
+			genericConvert(t, want, dt, src, formats.F64, opt)
+			got := make([]byte, len(want))
+			if err := Convert(got, dt, src, formats.F64, opt); err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, "F64->"+dt.String(), got, want, dt.TypeSize())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package cast
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 
@@ -15,9 +16,26 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 	case st == formats.F32 && dt == formats.BF16:
 		if opt.Saturate {
 			run(dst, src, f32ToBF16Sat)
-		} else {
-			run(dst, src, f32ToBF16)
+			break
 		}
+		// Two elements per 64-bit word, then the odd one out.
+		even := len(src) / 8 * 8
+		run(dst[:even/2], src[:even], f32ToBF16Pairs)
+		run(dst[even/2:], src[even:], f32ToBF16)
+	case st == formats.F32 && dt.Bits() == 8 && classOf(dt) == clFloat:
+		t := lutF32To8(dt, opt.Saturate)
+		run(dst, src, func(d []uint8, s []uint32) { f32To8(d, s, t) })
+	case st == formats.F64 && dt.Bits() == 8 && classOf(dt) == clFloat:
+		t := lutF32To8(dt, opt.Saturate)
+		odd := !opt.ViaF32
+		run(dst, src, func(d []uint8, s []uint64) { f64To8(d, s, t, odd) })
+	case st == formats.F64 && dt == formats.BF16:
+		odd := !opt.ViaF32
+		sat := opt.Saturate
+		run(dst, src, func(d []uint16, s []uint64) { f64ToBF16(d, s, odd, sat) })
+	case st == formats.F64 && dt == formats.F16:
+		sat := opt.Saturate
+		run(dst, src, func(d []uint16, s []uint64) { f64ToF16(d, s, sat) })
 	case st == formats.BF16 && dt == formats.F32 && !opt.Saturate:
 		run(dst, src, bf16ToF32)
 	case st == formats.F32 && dt == formats.F16:
@@ -68,11 +86,30 @@ func lookup[S uint8 | uint16, D word](d []D, s []S, t []D) {
 func f32ToBF16(d []uint16, s []uint32) {
 	d = d[:len(s)]
 	for i, u := range s {
+		r := (u + 0x7FFF + (u>>16)&1) >> 16
 		if u&0x7FFFFFFF > 0x7F800000 {
-			d[i] = uint16(u>>16)&0x8000 | 0x7FC0
+			r = (u>>16)&0x8000 | 0x7FC0
+		}
+		d[i] = uint16(r)
+	}
+}
+
+// f32ToBF16Pairs rounds two float32 per word at once (SWAR); a word that
+// holds a NaN goes through f32ToBF16.
+func f32ToBF16Pairs(d []uint32, s []uint64) {
+	d = d[:len(s)]
+	for i, w := range s {
+		// bit 31 of each half is set where that half is a NaN
+		if ((w&0x7FFFFFFF7FFFFFFF)+0x007FFFFF007FFFFF)&0x8000000080000000 != 0 {
+			var pair [2]uint16
+			f32ToBF16(pair[:], []uint32{uint32(w), uint32(w >> 32)})
+			d[i] = uint32(pair[0]) | uint32(pair[1])<<16
 			continue
 		}
-		d[i] = uint16((u + 0x7FFF + (u>>16)&1) >> 16)
+		// No half can carry into the other: the largest non-NaN half,
+		// 0xFF800000, plus 0x8000 stays below 2^32.
+		r := w + 0x00007FFF00007FFF + (w>>16)&0x0000000100000001
+		d[i] = uint32(r>>16)&0xFFFF | uint32(r>>32)&0xFFFF0000
 	}
 }
 
@@ -143,7 +180,14 @@ func f32ToF16One(u uint32) uint16 {
 func f32ToF16(d []uint16, s []uint32) {
 	d = d[:len(s)]
 	for i, u := range s {
-		d[i] = f32ToF16One(u)
+		a := u & 0x7FFFFFFF
+		if a-0x38800000 >= 0x477FF000-0x38800000 {
+			// not a normal half: zero, subnormal, overflow, Inf or NaN
+			d[i] = f32ToF16One(u)
+			continue
+		}
+		a -= 112 << 23
+		d[i] = uint16(u>>16)&0x8000 | uint16((a+0xFFF+(a>>13)&1)>>13)
 	}
 }
 
@@ -249,5 +293,108 @@ func init() {
 			t[c] = f.decode(uint64(c))
 		}
 		lut8Dec[d] = t
+	}
+}
+
+// f64ToOddF32 rounds a non-NaN double to float32 by round-to-odd: toward
+// zero, then the last bit set if anything was lost. Rounding that result
+// once more to nearest even at 8 bits of precision fewer or less (BF16, F16,
+// the F8 types) equals rounding the double once (Boldo and Melquiond,
+// "Emulation of FMA and correctly rounded sums: proved algorithms using
+// rounding to odd", 2008). Magnitudes beyond MaxFloat32 give ±MaxFloat32,
+// which still rounds to the narrower type's overflow result.
+func f64ToOddF32(u uint64) uint32 {
+	x := math.Float64frombits(u)
+	f := float32(x)
+	b := math.Float32bits(f)
+	if g := float64(f); g != x {
+		if math.Abs(g) > math.Abs(x) {
+			b-- // one step toward zero in magnitude
+		}
+		b |= 1
+	}
+	return b
+}
+
+func f64ToBF16(d []uint16, s []uint64, odd, sat bool) {
+	d = d[:len(s)]
+	for i, u := range s {
+		var b uint32
+		if odd && u&^(1<<63) < 0x7FF0000000000000 {
+			b = f64ToOddF32(u)
+		} else {
+			b = math.Float32bits(float32(math.Float64frombits(u)))
+		}
+		r := (b + 0x7FFF + (b>>16)&1) >> 16
+		if b&0x7FFFFFFF > 0x7F800000 {
+			r = (b>>16)&0x8000 | 0x7FC0
+		} else if sat && r&0x7FFF == 0x7F80 {
+			r = r&0x8000 | 0x7F7F
+		}
+		d[i] = uint16(r)
+	}
+}
+
+func f64ToF16(d []uint16, s []uint64, sat bool) {
+	d = d[:len(s)]
+	for i, u := range s {
+		if u&^(1<<63) > 0x7FF0000000000000 {
+			d[i] = uint16(fmtF16.encodeNaN(u, nanPayload))
+			continue
+		}
+		h := f32ToF16One(f64ToOddF32(u))
+		if sat && h&0x7FFF == 0x7C00 {
+			h = h&0x8000 | 0x7BFF
+		}
+		d[i] = h
+	}
+}
+
+// lutF32To8 maps a float32 to an 8-bit float by its top 16 bits and one
+// sticky bit (any of the low 16 bits set): every 8-bit format rounds at bit
+// 19 of a float32 or above, so the low bits matter only through that bit.
+func lutF32To8(dt formats.DType, sat bool) []uint8 {
+	key := lutKey{formats.F32, dt, sat}
+	if t, ok := lutFast.Load(key); ok {
+		return t.(*table).w8
+	}
+	lutMu.Lock()
+	defer lutMu.Unlock()
+	if t, ok := lutMap[key]; ok {
+		return t.w8
+	}
+	src := make([]byte, 4<<17)
+	for i := 0; i < 1<<17; i++ {
+		binary.LittleEndian.PutUint32(src[4*i:], uint32(i>>1)<<16|uint32(i&1))
+	}
+	dst := make([]byte, 1<<17)
+	generic(dst, dt, src, formats.F32, 1<<17, Options{Saturate: sat})
+	t := &table{w8: dst}
+	lutMap[key] = t
+	lutFast.Store(key, t)
+	return dst
+}
+
+func f32To8(d []uint8, s []uint32, t []uint8) {
+	d = d[:len(s)]
+	t = t[:1<<17]
+	for i, u := range s {
+		sticky := (u&0xFFFF + 0xFFFF) >> 16 // 1 if any low bit is set
+		d[i] = t[(u>>16)<<1|sticky&1]
+	}
+}
+
+func f64To8(d []uint8, s []uint64, t []uint8, odd bool) {
+	d = d[:len(s)]
+	t = t[:1<<17]
+	for i, u := range s {
+		var b uint32
+		if odd && u&^(1<<63) < 0x7FF0000000000000 {
+			b = f64ToOddF32(u)
+		} else {
+			b = math.Float32bits(float32(math.Float64frombits(u)))
+		}
+		sticky := (b&0xFFFF + 0xFFFF) >> 16
+		d[i] = t[(b>>16)<<1|sticky&1]
 	}
 }
