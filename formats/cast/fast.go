@@ -37,7 +37,10 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		sat := opt.Saturate
 		run(dst, src, func(d []uint16, s []uint64) { f64ToF16(d, s, sat) })
 	case st == formats.BF16 && dt == formats.F32 && !opt.Saturate:
-		run(dst, src, bf16ToF32)
+		// Four elements per 64-bit word, then the rest.
+		whole := len(src) / 8 * 8
+		run(dst[:whole*2], src[:whole], bf16ToF32Quads)
+		run(dst[whole*2:], src[whole:], bf16ToF32)
 	case st == formats.F32 && dt == formats.F16:
 		if opt.Saturate {
 			run(dst, src, f32ToF16Sat)
@@ -126,6 +129,15 @@ func bf16ToF32(d []uint32, s []uint16) {
 	d = d[:len(s)]
 	for i, h := range s {
 		d[i] = uint32(h) << 16
+	}
+}
+
+// bf16ToF32Quads widens four bfloat16 per source word into two words.
+func bf16ToF32Quads(d []uint64, s []uint64) {
+	d = d[:2*len(s)]
+	for i, w := range s {
+		d[2*i] = (w&0xFFFF)<<16 | (w&0xFFFF0000)<<32
+		d[2*i+1] = (w>>16)&0xFFFF0000 | (w>>48)<<48
 	}
 }
 

@@ -47,21 +47,25 @@ func run[S, D word](dst, src []byte, kfn func(d []D, s []S)) {
 		return
 	}
 	var zs S
-	var zd D
-	ss, ds := int(unsafe.Sizeof(zs)), int(unsafe.Sizeof(zd))
+	ss := int(unsafe.Sizeof(zs))
+	n := len(src) / ss
+	if n == 0 {
+		return
+	}
+	// The kernel writes a fixed number of dst bytes per src word.
+	out := len(dst) / n
 	sbuf := make([]uint64, scratchWords)
 	dbuf := make([]uint64, scratchWords)
 	sb := unsafe.Slice((*byte)(unsafe.Pointer(&sbuf[0])), scratchWords*8)
 	db := unsafe.Slice((*byte)(unsafe.Pointer(&dbuf[0])), scratchWords*8)
-	per := scratchWords * 8 / max(ss, ds)
-	n := len(src) / ss
+	per := scratchWords * 8 / max(ss, out)
 	for lo := 0; lo < n; lo += per {
 		hi := min(lo+per, n)
 		k := hi - lo
 		copy(sb, src[lo*ss:hi*ss])
 		sv, _ := view[S](sb[:k*ss])
-		dv, _ := view[D](db[:k*ds])
+		dv, _ := view[D](db[:k*out])
 		kfn(dv, sv)
-		copy(dst[lo*ds:hi*ds], db[:k*ds])
+		copy(dst[lo*out:hi*out], db[:k*out])
 	}
 }
