@@ -537,3 +537,57 @@ func TestFastMatchesGenericF64(t *testing.T) {
 		}
 	}
 }
+
+// TestSIMDMatchesScalar runs the SIMD-accelerated pairs with and without
+// SIMD on every length up to 70 and every byte offset up to 8, so the
+// vector bodies, the 64-bit word loops and the scalar tails all run.
+func TestSIMDMatchesScalar(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2 on this machine")
+	}
+	u := sample32(1 << 12)
+	f32 := make([]byte, 4*len(u))
+	for i, x := range u {
+		binary.LittleEndian.PutUint32(f32[4*i:], x)
+	}
+	bf := patterns(formats.BF16)
+	for _, c := range []struct {
+		st, dt formats.DType
+		src    []byte
+	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}} {
+		ss, ds := c.st.TypeSize(), c.dt.TypeSize()
+		n := len(c.src) / ss
+		want := make([]byte, n*ds)
+		useSIMD = false
+		if err := Convert(want, c.dt, c.src, c.st, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		useSIMD = true
+		got := make([]byte, len(want))
+		if err := Convert(got, c.dt, c.src, c.st, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		sameBytes(t, "simd "+c.st.String()+"->"+c.dt.String(), got, want, ds)
+		for off := 0; off < 8; off++ {
+			for k := 0; k <= 70; k++ {
+				s := make([]byte, k*ss+off)[off:]
+				copy(s, c.src[(k*977%n)*ss:])
+				if len(c.src)-(k*977%n)*ss < len(s) {
+					continue
+				}
+				d := make([]byte, k*ds+off)[off:]
+				useSIMD = false
+				w := make([]byte, k*ds)
+				if err := Convert(w, c.dt, s, c.st, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				useSIMD = true
+				if err := Convert(d, c.dt, s, c.st, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				sameBytes(t, "simd tail", d, w, ds)
+			}
+		}
+	}
+	useSIMD = hasAVX2
+}

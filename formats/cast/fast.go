@@ -18,10 +18,7 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 			run(dst, src, f32ToBF16Sat)
 			break
 		}
-		// Two elements per 64-bit word, then the odd one out.
-		even := len(src) / 8 * 8
-		run(dst[:even/2], src[:even], f32ToBF16Pairs)
-		run(dst[even/2:], src[even:], f32ToBF16)
+		run(dst, src, f32ToBF16Fast)
 	case st == formats.F32 && dt.Bits() == 8 && classOf(dt) == clFloat:
 		t := lutF32To8(dt, opt.Saturate)
 		run(dst, src, func(d []uint8, s []uint32) { f32To8(d, s, t) })
@@ -37,10 +34,7 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		sat := opt.Saturate
 		run(dst, src, func(d []uint16, s []uint64) { f64ToF16(d, s, sat) })
 	case st == formats.BF16 && dt == formats.F32 && !opt.Saturate:
-		// Four elements per 64-bit word, then the rest.
-		whole := len(src) / 8 * 8
-		run(dst[:whole*2], src[:whole], bf16ToF32Quads)
-		run(dst[whole*2:], src[whole:], bf16ToF32)
+		run(dst, src, bf16ToF32Fast)
 	case st == formats.F32 && dt == formats.F16:
 		if opt.Saturate {
 			run(dst, src, f32ToF16Sat)
@@ -97,6 +91,26 @@ func f32ToBF16(d []uint16, s []uint32) {
 	}
 }
 
+// f32ToBF16Fast uses AVX2 where it can, then two elements per 64-bit word,
+// then one at a time.
+func f32ToBF16Fast(d []uint16, s []uint32) {
+	i := f32ToBF16Vec(d, s)
+	d, s = d[i:], s[i:]
+	pairs := len(s) / 2 * 2
+	w, oks := view[uint64](u32Bytes(s[:pairs]))
+	dw, okd := view[uint32](u16Bytes(d[:pairs]))
+	if oks && okd && pairs > 0 {
+		f32ToBF16Pairs(dw, w)
+		d, s = d[pairs:], s[pairs:]
+	}
+	f32ToBF16(d, s)
+}
+
+func bf16ToF32Fast(d []uint32, s []uint16) {
+	i := bf16ToF32Vec(d, s)
+	bf16ToF32(d[i:], s[i:])
+}
+
 // f32ToBF16Pairs rounds two float32 per word at once (SWAR); a word that
 // holds a NaN goes through f32ToBF16.
 func f32ToBF16Pairs(d []uint32, s []uint64) {
@@ -129,15 +143,6 @@ func bf16ToF32(d []uint32, s []uint16) {
 	d = d[:len(s)]
 	for i, h := range s {
 		d[i] = uint32(h) << 16
-	}
-}
-
-// bf16ToF32Quads widens four bfloat16 per source word into two words.
-func bf16ToF32Quads(d []uint64, s []uint64) {
-	d = d[:2*len(s)]
-	for i, w := range s {
-		d[2*i] = (w&0xFFFF)<<16 | (w&0xFFFF0000)<<32
-		d[2*i+1] = (w>>16)&0xFFFF0000 | (w>>48)<<48
 	}
 }
 

@@ -69,3 +69,17 @@ func run[S, D word](dst, src []byte, kfn func(d []D, s []S)) {
 		copy(dst[lo*out:hi*out], db[:k*out])
 	}
 }
+
+func u32Bytes(w []uint32) []byte {
+	if len(w) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w)*4)
+}
+
+func u16Bytes(w []uint16) []byte {
+	if len(w) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w)*2)
+}
