@@ -3,7 +3,7 @@
 
 One line per pair, MB/s of input, best of several runs on 64 MB inputs of
 realistic weights (normal values around 0.02), for the bench harness to set
-beside `go test ./formats/cast -bench .`:
+beside `go test ./formats/cast -bench . -cpu 1` (same input size and data):
 
     numpy F32->BF16 MBps=1234.5
 """
@@ -39,10 +39,16 @@ def main():
         n = args.mb * (1 << 20) // s.itemsize
         src = (rng.standard_normal(n, dtype=np.float32) * 0.02).astype(s)
         out = np.empty(n, dtype=d)
+        # Two ways to convert: what users write, a.astype(ml_dtypes.bfloat16)
+        # (allocates the result), and np.copyto into a preallocated array (as
+        # mlmf's benchmark does). The faster of the two counts.
         best = float("inf")
         for _ in range(args.runs):
             t = time.perf_counter()
-            out[...] = src.astype(d)  # what users write: a.astype(ml_dtypes.bfloat16)
+            src.astype(d)
+            best = min(best, time.perf_counter() - t)
+            t = time.perf_counter()
+            np.copyto(out, src, casting="unsafe")
             best = min(best, time.perf_counter() - t)
         print(f"numpy {st}->{dt} MBps={src.nbytes / best / 1e6:.1f}", flush=True)
 
