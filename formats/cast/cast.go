@@ -26,6 +26,26 @@ type Options struct {
 // littleEndian is false on big-endian hosts, where Convert refuses to run.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// f4x1 is F4 unpacked to one element per byte (low nibble), the form the
+// conversion kernels see; Convert packs and unpacks F4 buffers around them.
+const f4x1 = formats.DType(255)
+
+// size is the bytes of one element as the kernels store it.
+func size(d formats.DType) int {
+	if d == f4x1 {
+		return 1
+	}
+	return d.TypeSize()
+}
+
+// bitsOf is the bits of one element as the kernels store it.
+func bitsOf(d formats.DType) int {
+	if d == f4x1 {
+		return 8
+	}
+	return d.Bits()
+}
+
 type class uint8
 
 const (
@@ -46,7 +66,7 @@ func classOf(d formats.DType) class {
 		return clUint
 	case formats.F16, formats.BF16, formats.F32, formats.F64,
 		formats.F8_E4M3, formats.F8_E5M2, formats.F8_E8M0,
-		formats.F8_E4M3FNUZ, formats.F8_E5M2FNUZ:
+		formats.F8_E4M3FNUZ, formats.F8_E5M2FNUZ, formats.F4, f4x1:
 		return clFloat
 	}
 	return clNone
@@ -65,16 +85,27 @@ func elems(dst []byte, dt formats.DType, src []byte, st formats.DType) (int, err
 	if !Supported(st, dt) {
 		return 0, fmt.Errorf("cast: %v to %v: %w", st, dt, formats.ErrUnsupported)
 	}
-	ss, ds := st.TypeSize(), dt.TypeSize()
-	if len(src)%ss != 0 {
-		return 0, fmt.Errorf("cast: %d source bytes are not whole %v elements: %w", len(src), st, ErrLength)
+	n := 2 * len(src) // F4: two elements a byte
+	if st != formats.F4 {
+		ss := size(st)
+		if len(src)%ss != 0 {
+			return 0, fmt.Errorf("cast: %d source bytes are not whole %v elements: %w", len(src), st, ErrLength)
+		}
+		n = len(src) / ss
 	}
-	n := len(src) / ss
-	if len(dst) != n*ds {
+	if need := byteLen(dt, n); len(dst) != need || dt == formats.F4 && n%2 != 0 {
 		return 0, fmt.Errorf("cast: %d %v elements need %d destination bytes of %v, got %d: %w",
-			n, st, n*ds, dt, len(dst), ErrLength)
+			n, st, need, dt, len(dst), ErrLength)
 	}
 	return n, nil
+}
+
+// byteLen is the bytes n elements of d take in a buffer.
+func byteLen(d formats.DType, n int) int {
+	if d == formats.F4 {
+		return (n + 1) / 2
+	}
+	return n * size(d)
 }
 
 // Convert converts the little-endian elements of src (of type srcType) into
@@ -108,16 +139,16 @@ func ConvertParallel(dst []byte, dstType formats.DType, src []byte, srcType form
 		convert(dst, dstType, src, srcType, n, opt)
 		return nil
 	}
-	ss, ds := srcType.TypeSize(), dstType.TypeSize()
 	chunk := (n + workers - 1) / workers
-	chunk = (chunk + 63) &^ 63 // keep chunk starts aligned
+	chunk = (chunk + 63) &^ 63 // keep chunk starts aligned (and even, for F4)
 	var wg sync.WaitGroup
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			convert(dst[lo*ds:hi*ds], dstType, src[lo*ss:hi*ss], srcType, hi-lo, opt)
+			convert(dst[byteLen(dstType, lo):byteLen(dstType, hi)], dstType,
+				src[byteLen(srcType, lo):byteLen(srcType, hi)], srcType, hi-lo, opt)
 		}(lo, hi)
 	}
 	wg.Wait()
@@ -143,6 +174,10 @@ func convert(dst []byte, dt formats.DType, src []byte, st formats.DType, n int, 
 		copy(dst, src)
 		return
 	}
+	if st == formats.F4 || dt == formats.F4 {
+		convertF4(dst, dt, src, st, n, opt)
+		return
+	}
 	if fastPath(dst, dt, src, st, opt) {
 		return
 	}
@@ -157,10 +192,10 @@ const block = 256
 // intermediates, a block at a time.
 func generic(dst []byte, dt formats.DType, src []byte, st formats.DType, n int, opt Options) {
 	sc, dc := classOf(st), classOf(dt)
-	ss, ds := st.TypeSize(), dt.TypeSize()
+	ss, ds := size(st), size(dt)
 	var buf [block]uint64
-	if opt.ViaF32 && dc == clFloat && (dt == formats.BF16 || dt.Bits() == 8) &&
-		(st == formats.F64 || (sc == clInt || sc == clUint) && st.Bits() >= 32) {
+	if opt.ViaF32 && dc == clFloat && (dt == formats.BF16 || bitsOf(dt) == 8) &&
+		(st == formats.F64 || (sc == clInt || sc == clUint) && bitsOf(st) >= 32) {
 		// ml_dtypes' route: round to F32 first, then to the target.
 		var mid [block * 4]byte
 		for lo := 0; lo < n; lo += block {
@@ -407,7 +442,7 @@ func floatToInt(d []byte, dt formats.DType, b []uint64) {
 	}
 	var lo, hi float64 // inclusive range after truncation
 	signed := classOf(dt) == clInt
-	bitsN := dt.Bits()
+	bitsN := bitsOf(dt)
 	if signed {
 		lo = -math.Ldexp(1, bitsN-1)
 		hi = math.Ldexp(1, bitsN-1) // exclusive
@@ -438,4 +473,34 @@ func floatToInt(d []byte, dt formats.DType, b []uint64) {
 		b[i] = v
 	}
 	encodeInt(d, dt, b)
+}
+
+// convertF4 unpacks F4 sources and packs F4 targets around the f4x1
+// kernels, a block at a time. Element 2i sits in the low nibble of byte i and
+// element 2i+1 in the high nibble, as torch's float4_e2m1fn_x2 stores them
+// (the dtype safetensors maps F4 to).
+func convertF4(dst []byte, dt formats.DType, src []byte, st formats.DType, n int, opt Options) {
+	var buf [2 * block]byte
+	for lo := 0; lo < n; lo += len(buf) {
+		hi := min(lo+len(buf), n)
+		u := buf[:hi-lo]
+		if st == formats.F4 {
+			for i, b := range src[lo/2 : (hi+1)/2] {
+				u[2*i] = b & 0x0F
+				if 2*i+1 < len(u) {
+					u[2*i+1] = b >> 4
+				}
+			}
+			convert(dst[byteLen(dt, lo):byteLen(dt, hi)], dt, u, f4x1, len(u), opt)
+			continue
+		}
+		convert(u, f4x1, src[byteLen(st, lo):byteLen(st, hi)], st, len(u), opt)
+		d := dst[lo/2 : (hi+1)/2]
+		for i := range d {
+			d[i] = u[2*i] & 0x0F
+			if 2*i+1 < len(u) {
+				d[i] |= u[2*i+1] << 4
+			}
+		}
+	}
 }

@@ -397,7 +397,10 @@ func TestErrors(t *testing.T) {
 		{make([]byte, 3), formats.F16, make([]byte, 4), formats.F32, ErrLength},
 		{make([]byte, 4), formats.F16, make([]byte, 4), formats.F32, ErrLength},
 		{nil, formats.F16, make([]byte, 4), formats.F32, ErrLength},
-		{make([]byte, 4), formats.F4, make([]byte, 4), formats.F32, formats.ErrUnsupported},
+		{make([]byte, 4), formats.F6_E3M2, make([]byte, 4), formats.F32, formats.ErrUnsupported},
+		{make([]byte, 4), formats.F4, make([]byte, 4), formats.F32, ErrLength},
+		{make([]byte, 1), formats.F4, make([]byte, 4), formats.F32, ErrLength}, // one element: half a byte
+		{make([]byte, 4), formats.F32, make([]byte, 4), formats.F4, ErrLength},
 		{make([]byte, 4), formats.F32, make([]byte, 4), formats.F6_E2M3, formats.ErrUnsupported},
 		{make([]byte, 4), formats.F32, make([]byte, 4), formats.Q8_0, formats.ErrUnsupported},
 		{make([]byte, 4), formats.F32, make([]byte, 4), formats.C64, formats.ErrUnsupported},
@@ -590,4 +593,52 @@ func TestSIMDMatchesScalar(t *testing.T) {
 		}
 	}
 	useSIMD = hasAVX2
+}
+
+// TestF4 decodes every byte of packed F4 (so every pair of codes) and
+// encodes it back, and checks the nibble order and a few values.
+func TestF4(t *testing.T) {
+	t.Parallel()
+	src := make([]byte, 256)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	want := []float32{0, 0.5, 1, 1.5, 2, 3, 4, 6}
+	for _, mid := range []formats.DType{formats.F64, formats.F32, formats.F16, formats.BF16, formats.F8_E4M3} {
+		m := make([]byte, 512*mid.TypeSize())
+		if err := Convert(m, mid, src, formats.F4, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		back := make([]byte, 256)
+		if err := Convert(back, formats.F4, m, mid, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		sameBytes(t, "F4 via "+mid.String(), back, src, 1)
+	}
+	f := make([]float32, 512)
+	if err := ToFloat32(f, src, formats.F4); err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < 256; b++ {
+		lo, hi := f[2*b], f[2*b+1]
+		for k, v := range []float32{lo, hi} {
+			code := b >> (4 * k) & 0xF
+			w := want[code&7]
+			if code&8 != 0 {
+				w = -w
+			}
+			if v != w || math.Signbit(float64(v)) != (code&8 != 0) {
+				t.Fatalf("byte %#02x element %d: got %g, want %g", b, k, v, w)
+			}
+		}
+	}
+	// Overflow and Inf saturate; NaN gives the opposite-signed zero (ml_dtypes).
+	in := []float32{7, -100, float32(math.Inf(1)), float32(math.NaN()), 0.25, 0.26, 5, -5.5}
+	out := make([]byte, 4)
+	if err := FromFloat32(out, formats.F4, in, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, w := out, []byte{0xF7, 0x87, 0x10, 0xF6}; string(got) != string(w) {
+		t.Errorf("F4 encode: got % x, want % x", got, w)
+	}
 }

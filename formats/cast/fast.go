@@ -19,10 +19,10 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 			break
 		}
 		run(dst, src, f32ToBF16Fast)
-	case st == formats.F32 && dt.Bits() == 8 && classOf(dt) == clFloat:
+	case st == formats.F32 && bitsOf(dt) == 8 && classOf(dt) == clFloat:
 		t := lutF32To8(dt, opt.Saturate)
 		run(dst, src, func(d []uint8, s []uint32) { f32To8(d, s, t) })
-	case st == formats.F64 && dt.Bits() == 8 && classOf(dt) == clFloat:
+	case st == formats.F64 && bitsOf(dt) == 8 && classOf(dt) == clFloat:
 		t := lutF32To8(dt, opt.Saturate)
 		odd := !opt.ViaF32
 		run(dst, src, func(d []uint8, s []uint64) { f64To8(d, s, t, odd) })
@@ -45,9 +45,9 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		run(dst, src, f32ToF64)
 	case st == formats.F64 && dt == formats.F32 && !opt.Saturate:
 		run(dst, src, f64ToF32)
-	case st.Bits() == 16 && classOf(st) == clFloat && dt.TypeSize() <= 4:
+	case bitsOf(st) == 16 && classOf(st) == clFloat && size(dt) <= 4:
 		t := lut16(st, dt, opt.Saturate)
-		switch dt.TypeSize() {
+		switch size(dt) {
 		case 4:
 			run(dst, src, func(d []uint32, s []uint16) { lookup(d, s, t.w32) })
 		case 2:
@@ -55,9 +55,9 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		default:
 			run(dst, src, func(d []uint8, s []uint16) { lookup(d, s, t.w8) })
 		}
-	case st.Bits() == 8 && classOf(st) == clFloat:
+	case bitsOf(st) == 8 && classOf(st) == clFloat:
 		t := lut8(st, dt, opt.Saturate)
-		switch dt.TypeSize() {
+		switch size(dt) {
 		case 8:
 			run(dst, src, func(d []uint64, s []uint8) { lookup(d, s, t.w64) })
 		case 4:
@@ -249,7 +249,7 @@ func buildTable(key lutKey, n int) *table {
 	if t, ok := lutMap[key]; ok {
 		return t
 	}
-	src := make([]byte, n*key.st.TypeSize())
+	src := make([]byte, n*size(key.st))
 	for i := 0; i < n; i++ {
 		if n == 256 {
 			src[i] = byte(i)
@@ -257,7 +257,7 @@ func buildTable(key lutKey, n int) *table {
 			src[2*i], src[2*i+1] = byte(i), byte(i>>8)
 		}
 	}
-	ds := key.dt.TypeSize()
+	ds := size(key.dt)
 	dst := make([]byte, n*ds)
 	if key.st == key.dt {
 		copy(dst, src)
@@ -303,7 +303,7 @@ var lut8Dec = map[formats.DType][]uint64{}
 
 func init() {
 	for _, d := range []formats.DType{formats.F8_E4M3, formats.F8_E5M2, formats.F8_E8M0,
-		formats.F8_E4M3FNUZ, formats.F8_E5M2FNUZ} {
+		formats.F8_E4M3FNUZ, formats.F8_E5M2FNUZ, f4x1} {
 		f := miniFormat[d]
 		t := make([]uint64, 256)
 		for c := range t {

@@ -11,10 +11,11 @@ import (
 type mfKind uint8
 
 const (
-	mfIEEE mfKind = iota // all-ones exponent: Inf (mantissa 0) and NaN
-	mfFN                 // no Inf; NaN only at all-ones exponent and mantissa
-	mfFNUZ               // no Inf, no negative zero; NaN is the -0 pattern 0x80
-	mfE8M0               // unsigned powers of two; 0xFF is NaN
+	mfIEEE   mfKind = iota // all-ones exponent: Inf (mantissa 0) and NaN
+	mfFN                   // no Inf; NaN only at all-ones exponent and mantissa
+	mfFNUZ                 // no Inf, no negative zero; NaN is the -0 pattern 0x80
+	mfE8M0                 // unsigned powers of two; 0xFF is NaN
+	mfFinite               // no Inf, no NaN: overflow and Inf saturate (F4)
 )
 
 // mini describes a float format narrower than float64 by its field widths.
@@ -33,6 +34,7 @@ var (
 	fmtE4M3Z   = mini{4, 3, 8, mfFNUZ}
 	fmtE5M2Z   = mini{5, 2, 16, mfFNUZ}
 	fmtE8M0    = mini{8, 0, 127, mfE8M0}
+	fmtE2M1    = mini{2, 1, 1, mfFinite}
 	miniFormat = map[formats.DType]*mini{
 		formats.F32:         &fmtF32,
 		formats.F16:         &fmtF16,
@@ -42,6 +44,7 @@ var (
 		formats.F8_E4M3FNUZ: &fmtE4M3Z,
 		formats.F8_E5M2FNUZ: &fmtE5M2Z,
 		formats.F8_E8M0:     &fmtE8M0,
+		f4x1:                &fmtE2M1,
 	}
 )
 
@@ -57,7 +60,7 @@ func (f *mini) maxFinite() uint64 {
 	switch f.kind {
 	case mfFN:
 		return f.expOnes() | f.manMask() - 1
-	case mfFNUZ:
+	case mfFNUZ, mfFinite:
 		return f.signBit() - 1
 	case mfE8M0:
 		return 0xFE
@@ -75,6 +78,10 @@ func (f *mini) nan(sign uint64) uint64 {
 		return 0x80
 	case mfE8M0:
 		return 0xFF
+	case mfFinite:
+		// No NaN to give: ml_dtypes' float4_e2m1fn yields the zero of the
+		// opposite sign (+NaN → -0, -NaN → +0); we match it.
+		return (sign ^ 1) << (f.ebits + f.mbits)
 	default:
 		return sign<<(f.ebits+f.mbits) | f.expOnes() | f.quietBit()
 	}
@@ -142,7 +149,7 @@ func (f *mini) encode(b uint64, sat bool) uint64 {
 	sbit := sign << (f.ebits + f.mbits)
 	if a >= 0x7FF0000000000000 { // ±Inf (NaN is the caller's)
 		switch {
-		case sat:
+		case sat || f.kind == mfFinite:
 			return sbit | f.maxFinite()
 		case f.kind == mfIEEE:
 			return sbit | f.infCode()
@@ -203,7 +210,7 @@ func (f *mini) encode(b uint64, sat bool) uint64 {
 func (f *mini) overflow(sign uint64, sat bool) uint64 {
 	sbit := sign << (f.ebits + f.mbits)
 	switch {
-	case sat:
+	case sat || f.kind == mfFinite:
 		return sbit | f.maxFinite()
 	case f.kind == mfIEEE:
 		return sbit | f.infCode()
@@ -257,6 +264,7 @@ func (f *mini) decode(c uint64) uint64 {
 		}
 		return math.Float64bits(math.Ldexp(1, int(c)-127))
 	}
+	c &= 1<<f.width() - 1
 	sign := c >> (f.ebits + f.mbits) & 1
 	mag := c &^ (sign << (f.ebits + f.mbits))
 	switch f.kind {

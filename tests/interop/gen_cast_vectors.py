@@ -41,12 +41,14 @@ TYPES = {
     "F64": np.dtype(np.float64), "F8_E4M3": np.dtype(md.float8_e4m3fn),
     "F8_E5M2": np.dtype(md.float8_e5m2), "F8_E8M0": np.dtype(md.float8_e8m0fnu),
     "F8_E4M3FNUZ": np.dtype(md.float8_e4m3fnuz), "F8_E5M2FNUZ": np.dtype(md.float8_e5m2fnuz),
+    # one element a byte here; packed two a byte (low nibble first) on disk
+    "F4": np.dtype(md.float4_e2m1fn),
 }
 UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 FLOATS = ["F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"]
-EXTRA8 = ["F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"]
+EXTRA8 = ["F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4"]
 INTS = ["BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64"]
-ML_TYPES = {"BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
+ML_TYPES = {"BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4"}
 
 
 def is_float(t):
@@ -62,6 +64,9 @@ def finfo_max(t):
 
 
 def all_patterns(t):
+    if t == "F4":  # every byte, so every pair of codes
+        b = np.arange(256, dtype=np.uint8)
+        return np.stack([b & 0xF, b >> 4], axis=1).reshape(-1).view(TYPES[t])
     size = TYPES[t].itemsize
     return np.arange(1 << (8 * size), dtype=UINT[size]).view(TYPES[t])
 
@@ -89,9 +94,10 @@ def float_samples(st, dt, n, rng):
         # Ties and near-ties between adjacent finite dt values, and the edges
         # of its range.
         dd = TYPES[dt]
-        codes = rng.integers(0, 1 << (8 * dd.itemsize), size=n // 3, dtype=UINT[dd.itemsize])
+        ncodes = 16 if dt == "F4" else 1 << (8 * dd.itemsize)
+        codes = rng.integers(0, ncodes, size=n // 3, dtype=UINT[dd.itemsize])
         lo = codes.view(dd).astype(np.float64)
-        hi = (codes + 1).astype(UINT[dd.itemsize]).view(dd).astype(np.float64)
+        hi = ((codes.astype(np.uint64) + 1) % ncodes).astype(UINT[dd.itemsize]).view(dd).astype(np.float64)
         ok = np.isfinite(lo) & np.isfinite(hi) & (np.sign(lo) == np.sign(hi))
         mid = (lo[ok] + hi[ok]) / 2
         m = mid.astype(sd)
@@ -193,6 +199,13 @@ def keep_in_range(src, st, dt):
     return src[ok]
 
 
+def write(a, t, path):
+    if t == "F4":
+        codes = a.view(np.uint8) & 0xF
+        a = codes[0::2] | (codes[1::2] << 4)
+    a.tofile(path)
+
+
 def pairs():
     for s in FLOATS:
         for d in FLOATS:
@@ -202,6 +215,7 @@ def pairs():
         for f in ["F64", "F32", "F16", "BF16"]:
             yield e, f, False, False
             yield f, e, False, False
+    yield "F4", "F8_E4M3", False, False
     for s in ["F64", "I32", "U32", "I64", "U64"]:
         for d in ["BF16", "F8_E4M3", "F8_E5M2"] + (EXTRA8 if s == "F64" else []):
             yield s, d, False, True
@@ -242,19 +256,23 @@ def main():
             src = int_samples(st, n, rng)
         if is_float(st) and not is_float(dt):
             src = keep_in_range(src, st, dt)
+        if "F4" in (st, dt) and len(src) % 2:
+            src = src[:-1]  # packed F4 holds whole bytes
         dst = expected(src, st, dt, sat, via)
         name = f"{st}-{dt}" + ("-sat" if sat else "") + ("-viaf32" if via else "")
-        src.tofile(os.path.join(args.out, name + ".src.bin"))
-        dst.tofile(os.path.join(args.out, name + ".dst.bin"))
+        write(src, st, os.path.join(args.out, name + ".src.bin"))
+        write(dst, dt, os.path.join(args.out, name + ".dst.bin"))
         vectors.append({"name": name, "src": st, "dst": dt, "saturate": sat, "via_f32": via,
                         "count": int(len(src)), "src_file": name + ".src.bin",
                         "dst_file": name + ".dst.bin"})
     manifest = {"generator": "tests/interop/gen_cast_vectors.py", "numpy": np.__version__,
                 "ml_dtypes": md.__version__, "seed": seed, "count": args.count, "full": args.full,
                 "vectors": vectors}
+    vecs = manifest.pop("vectors")
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+        # one vector a line: readable and small
+        head = json.dumps(manifest)[:-1]
+        f.write(head + ', "vectors": [\n' + ",\n".join(json.dumps(v) for v in vecs) + "\n]}\n")
     print(f"{len(vectors)} vectors, seed {seed}, in {args.out}", file=sys.stderr)
 
 
