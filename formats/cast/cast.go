@@ -18,7 +18,7 @@ type Options struct {
 	// without infinities (ml_dtypes).
 	Saturate bool
 	// ViaF32 rounds F64 and integer sources to F32 before rounding them to
-	// BF16 or an F8 type, reproducing ml_dtypes' double rounding bit for
+	// BF16, an F8 type or F4, reproducing ml_dtypes' double rounding bit for
 	// bit. Without it they round once, exactly.
 	ViaF32 bool
 }

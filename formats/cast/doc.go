@@ -16,7 +16,7 @@
 // Subnormals of source and target are exact.
 //
 // ml_dtypes itself rounds F64 and integer sources to F32 first when the
-// target is one of its types (BF16, the F8 types): for instance
+// target is one of its types (BF16, the F8 types, F4): for instance
 // float64(1+2^-8+2^-30) becomes BF16 1.0 there and 1.0078125 here, and
 // int64(2^24+2^16+1) becomes 2^24 there and 2^24+2^17 here. Options.ViaF32
 // reproduces that double rounding bit for bit. numpy's own F64→F16 rounds
@@ -75,9 +75,28 @@
 //
 // # Sub-byte types
 //
-// F6_E2M3, F6_E3M2 and F4 are packed below a byte in safetensors and the
-// bit order inside a byte is not fixed by the safetensors specification,
-// so this package treats them as raw-only: Supported reports false and
-// Convert returns ErrUnsupported. Same-type conversions of every byte-sized
-// scalar type copy the bytes unchanged.
+// F4 (OCP MX e2m1, ml_dtypes float4_e2m1fn) converts both ways with every
+// other supported type. A buffer holds two elements a byte, element 2i in
+// the low nibble of byte i and element 2i+1 in the high nibble: the layout
+// of torch's float4_e2m1fn_x2, which is what safetensors' F4 maps to. An F4
+// buffer therefore holds an even number of elements; converting an odd count
+// into F4 is a length error. F4 has neither Inf nor NaN: overflow and ±Inf
+// give ±6 with or without Saturate (ml_dtypes saturates too), and NaN gives
+// the zero of the opposite sign, bit for bit what ml_dtypes produces.
+//
+// F6_E2M3 and F6_E3M2 are packed four elements in three bytes in
+// safetensors, but neither the safetensors specification nor torch fixes
+// the bit order, so they are raw-only here: Supported reports false and
+// Convert returns ErrUnsupported. Same-type conversions of every supported
+// type copy the bytes unchanged.
+//
+// # Speed
+//
+// F32→BF16 and BF16→F32 use AVX2 kernels on amd64 CPUs that have it (the
+// scalar loops elsewhere); F16 and BF16 sources go through 64K-entry tables
+// and 8-bit sources through 256-entry tables built once on first use;
+// F32 and F64 to the 8-bit types use a 128K-entry table indexed by the top
+// 16 bits of the float32 and a sticky bit; F64 to BF16, F16 and the 8-bit
+// types round to float32 by round-to-odd first, which keeps the single
+// rounding exact. Nothing allocates per element.
 package cast
