@@ -87,14 +87,10 @@ func runMeta(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return errUsage
 		}
 	}
+	// In place when the header keeps its size, else an atomic rewrite.
 	inPlace, err := gguf.EditInPlace(path, set, del)
 	if err != nil {
 		return err
-	}
-	if !inPlace {
-		if err := gguf.Edit(path, set, del); err != nil {
-			return err
-		}
 	}
 	how := "rewrote the file atomically"
 	if inPlace {
