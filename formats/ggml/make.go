@@ -1,0 +1,443 @@
+package ggml
+
+// Ports of ggml-quants.c's scale searches: make_qx_quants, make_q3_quants,
+// make_qkx2_quants, make_qkx3_quants and make_qp_quants. The order of every
+// float32 operation is the C one; products that feed a sum are rounded
+// explicitly (see float.go).
+
+const groupMaxEps = 1e-15
+
+func clampI(l, lo, hi int32) int32 {
+	if l > hi {
+		l = hi
+	}
+	if l < lo {
+		l = lo
+	}
+	return l
+}
+
+// rmseWeight is make_qx_quants' weight choice when qw is nil.
+func rmseWeight(rmseType int, x float32) float32 {
+	switch rmseType {
+	case 1:
+		return x * x
+	case 2:
+		return 1
+	case 3:
+		return abs32(x)
+	}
+	return sqrtf(abs32(x))
+}
+
+func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32) float32 {
+	x = x[:n]
+	L = L[:n]
+	var max, amax float32
+	for _, v := range x {
+		if ax := abs32(v); ax > amax {
+			amax = ax
+			max = v
+		}
+	}
+	if amax < groupMaxEps {
+		clear(L)
+		return 0
+	}
+	nm := int32(nmax)
+	iscale := float32(-nmax) / max
+	if rmseType == 0 {
+		for i, v := range x {
+			l := nearestInt(float32(iscale * v))
+			L[i] = int8(nm + clampI(l, -nm, nm-1))
+		}
+		return 1 / iscale
+	}
+	returnEarly := false
+	if rmseType < 0 {
+		rmseType = -rmseType
+		returnEarly = true
+	}
+	weight := func(i int) float32 {
+		if qw != nil {
+			return qw[i]
+		}
+		return rmseWeight(rmseType, x[i])
+	}
+	var sumlx, suml2 float32
+	for i, v := range x {
+		l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
+		L[i] = int8(l + nm)
+		w := weight(i)
+		fl := float32(l)
+		sumlx += float32(float32(w*v) * fl)
+		suml2 += float32(float32(w*fl) * fl)
+	}
+	var scale float32
+	if suml2 != 0 {
+		scale = sumlx / suml2
+	}
+	if returnEarly {
+		if suml2 > 0 {
+			return 0.5 * (scale + 1/iscale)
+		}
+		return 1 / iscale
+	}
+	best := scale * sumlx
+	for is := -9; is <= 9; is++ {
+		if is == 0 {
+			continue
+		}
+		iscale = -(float32(nmax) + float32(0.1*float32(is))) / max
+		sumlx, suml2 = 0, 0
+		for i, v := range x {
+			l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
+			w := weight(i)
+			fl := float32(l)
+			sumlx += float32(float32(w*v) * fl)
+			suml2 += float32(float32(w*fl) * fl)
+		}
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+			for i, v := range x {
+				l := nearestInt(float32(iscale * v))
+				L[i] = int8(nm + clampI(l, -nm, nm-1))
+			}
+			scale = sumlx / suml2
+			best = scale * sumlx
+		}
+	}
+	return scale
+}
+
+// makeQ3Quants is make_q3_quants; L gets values in [0, 2*nmax).
+func makeQ3Quants(n, nmax int, x []float32, L []int8, doRMSE bool) float32 {
+	x = x[:n]
+	L = L[:n]
+	var max, amax float32
+	for _, v := range x {
+		if ax := abs32(v); ax > amax {
+			amax = ax
+			max = v
+		}
+	}
+	if amax < groupMaxEps {
+		clear(L)
+		return 0
+	}
+	nm := int32(nmax)
+	iscale := float32(-nmax) / max
+	if doRMSE {
+		var sumlx, suml2 float32
+		for i, v := range x {
+			l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
+			L[i] = int8(l)
+			w := v * v
+			fl := float32(l)
+			sumlx += float32(float32(w*v) * fl)
+			suml2 += float32(float32(w*fl) * fl)
+		}
+		for itry := 0; itry < 5; itry++ {
+			nChanged := 0
+			for i, v := range x {
+				w := v * v
+				li := float32(L[i])
+				slx := sumlx - float32(float32(w*v)*li)
+				if slx > 0 {
+					sl2 := suml2 - float32(float32(w*li)*li)
+					newL := clampI(nearestInt(float32(v*sl2)/slx), -nm, nm-1)
+					if newL != int32(L[i]) {
+						fn := float32(newL)
+						slx += float32(float32(w*v) * fn)
+						sl2 += float32(float32(w*fn) * fn)
+						if sl2 > 0 && float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+							L[i] = int8(newL)
+							sumlx = slx
+							suml2 = sl2
+							nChanged++
+						}
+					}
+				}
+			}
+			if nChanged == 0 {
+				break
+			}
+		}
+		for i := range L {
+			L[i] += int8(nm)
+		}
+		if suml2 > 0 {
+			return sumlx / suml2
+		}
+		return 0
+	}
+	for i, v := range x {
+		l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
+		L[i] = int8(l + nm)
+	}
+	return 1 / iscale
+}
+
+// makeQKX2Quants is make_qkx2_quants; it returns the scale and the_min.
+func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
+	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
+	x = x[:n]
+	weights = weights[:n]
+	L = L[:n]
+	Laux = Laux[:n]
+	min, max := x[0], x[0]
+	sumW := weights[0]
+	sumX := sumW * x[0]
+	for i := 1; i < n; i++ {
+		if x[i] < min {
+			min = x[i]
+		}
+		if x[i] > max {
+			max = x[i]
+		}
+		w := weights[i]
+		sumW += w
+		sumX += float32(w * x[i])
+	}
+	if min > 0 {
+		min = 0
+	}
+	if max == min {
+		clear(L)
+		return 0, -min
+	}
+	nm := int32(nmax)
+	iscale := float32(nmax) / (max - min)
+	scale := 1 / iscale
+	var bestError float32
+	for i, v := range x {
+		l := nearestInt(float32(iscale * (v - min)))
+		L[i] = uint8(clampI(l, 0, nm))
+		diff := float32(float32(scale*float32(L[i]))+min) - v
+		if useMAD {
+			diff = abs32(diff)
+		} else {
+			diff = float32(diff * diff)
+		}
+		bestError += float32(weights[i] * diff)
+	}
+	if nstep < 1 {
+		return scale, -min
+	}
+	for is := 0; is <= nstep; is++ {
+		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
+		var sumL, sumL2, sumXL float32
+		for i, v := range x {
+			l := clampI(nearestInt(float32(iscale*(v-min))), 0, nm)
+			Laux[i] = uint8(l)
+			w := weights[i]
+			fl := float32(l)
+			wl := float32(w * fl)
+			sumL += wl
+			sumL2 += float32(wl * fl)
+			sumXL += float32(wl * v)
+		}
+		D := float32(sumW*sumL2) - float32(sumL*sumL)
+		if D > 0 {
+			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+			if thisMin > 0 {
+				thisMin = 0
+				thisScale = sumXL / sumL2
+			}
+			var curError float32
+			for i, v := range x {
+				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
+				if useMAD {
+					diff = abs32(diff)
+				} else {
+					diff = float32(diff * diff)
+				}
+				curError += float32(weights[i] * diff)
+			}
+			if curError < bestError {
+				copy(L, Laux)
+				bestError = curError
+				scale = thisScale
+				min = thisMin
+			}
+		}
+	}
+	return scale, -min
+}
+
+// makeQKX3Quants is make_qkx3_quants (weights nil means x*x); it returns
+// the scale and the_min.
+func makeQKX3Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
+	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
+	x = x[:n]
+	L = L[:n]
+	Laux = Laux[:n]
+	wt := func(i int) float32 {
+		if weights != nil {
+			return weights[i]
+		}
+		return x[i] * x[i]
+	}
+	min, max := x[0], x[0]
+	sumW := wt(0)
+	sumX := sumW * x[0]
+	for i := 1; i < n; i++ {
+		if x[i] < min {
+			min = x[i]
+		}
+		if x[i] > max {
+			max = x[i]
+		}
+		w := wt(i)
+		sumW += w
+		sumX += float32(w * x[i])
+	}
+	if min > 0 {
+		min = 0
+	}
+	if max <= min {
+		clear(L)
+		return 0, -min
+	}
+	nm := int32(nmax)
+	iscale := float32(nmax) / (max - min)
+	scale := 1 / iscale
+	var bestMAD float32
+	for i, v := range x {
+		l := nearestInt(float32(iscale * (v - min)))
+		L[i] = uint8(clampI(l, 0, nm))
+		diff := float32(float32(scale*float32(L[i]))+min) - v
+		if useMAD {
+			diff = abs32(diff)
+		} else {
+			diff = float32(diff * diff)
+		}
+		bestMAD += float32(wt(i) * diff)
+	}
+	if nstep < 1 {
+		return scale, -min
+	}
+	for is := 0; is <= nstep; is++ {
+		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
+		var sumL, sumL2, sumXL float32
+		for i, v := range x {
+			l := clampI(nearestInt(float32(iscale*(v-min))), 0, nm)
+			Laux[i] = uint8(l)
+			w := wt(i)
+			fl := float32(l)
+			wl := float32(w * fl)
+			sumL += wl
+			sumL2 += float32(wl * fl)
+			sumXL += float32(wl * v)
+		}
+		D := float32(sumW*sumL2) - float32(sumL*sumL)
+		if D > 0 {
+			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+			if thisMin > 0 {
+				thisMin = 0
+				thisScale = sumXL / sumL2
+			}
+			var mad float32
+			for i, v := range x {
+				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
+				if useMAD {
+					diff = abs32(diff)
+				} else {
+					diff = float32(diff * diff)
+				}
+				mad += float32(wt(i) * diff)
+			}
+			if mad < bestMAD {
+				copy(L, Laux)
+				bestMAD = mad
+				scale = thisScale
+				min = thisMin
+			}
+		}
+	}
+	return scale, -min
+}
+
+// makeQPQuants is make_qp_quants: positive values (scales, mins) on a
+// 0..nmax grid, weighted by quantWeights.
+func makeQPQuants(n, nmax int, x []float32, L []uint8, quantWeights []float32) float32 {
+	x = x[:n]
+	L = L[:n]
+	qw := quantWeights[:n]
+	var max float32
+	for _, v := range x {
+		max = cmax(max, v)
+	}
+	if max < groupMaxEps {
+		clear(L)
+		return 0
+	}
+	nm := int32(nmax)
+	iscale := float32(nmax) / max
+	for i, v := range x {
+		L[i] = uint8(nearestInt(float32(iscale * v)))
+	}
+	scale := 1 / iscale
+	var bestMSE float32
+	for i, v := range x {
+		diff := v - float32(scale*float32(L[i]))
+		bestMSE += float32(float32(qw[i]*diff) * diff)
+	}
+	for is := -4; is <= 4; is++ {
+		if is == 0 {
+			continue
+		}
+		iscaleIs := (float32(0.1*float32(is)) + float32(nmax)) / max
+		scaleIs := 1 / iscaleIs
+		var mse float32
+		for i, v := range x {
+			l := min(nm, nearestInt(float32(iscaleIs*v)))
+			diff := v - float32(scaleIs*float32(l))
+			mse += float32(float32(qw[i]*diff) * diff)
+		}
+		if mse < bestMSE {
+			bestMSE = mse
+			iscale = iscaleIs
+		}
+	}
+	var sumlx, suml2 float32
+	for i, v := range x {
+		l := min(nm, nearestInt(float32(iscale*v)))
+		L[i] = uint8(l)
+		w := qw[i]
+		fl := float32(l)
+		sumlx += float32(float32(w*v) * fl)
+		suml2 += float32(float32(w*fl) * fl)
+	}
+	for itry := 0; itry < 5; itry++ {
+		nChanged := 0
+		for i, v := range x {
+			w := qw[i]
+			li := float32(L[i])
+			slx := sumlx - float32(float32(w*v)*li)
+			sl2 := suml2 - float32(float32(w*li)*li)
+			if slx > 0 && sl2 > 0 {
+				newL := min(nm, nearestInt(float32(v*sl2)/slx))
+				if newL != int32(L[i]) {
+					fn := float32(newL)
+					slx += float32(float32(w*v) * fn)
+					sl2 += float32(float32(w*fn) * fn)
+					if float32(float32(slx*slx)*suml2) > float32(float32(sumlx*sumlx)*sl2) {
+						L[i] = uint8(newL)
+						sumlx = slx
+						suml2 = sl2
+						nChanged++
+					}
+				}
+			}
+		}
+		if nChanged == 0 {
+			break
+		}
+	}
+	if suml2 > 0 {
+		return sumlx / suml2
+	}
+	return 0
+}

@@ -1,0 +1,285 @@
+package ggml
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Ports of ggml-quants.c's quantize_row_{q4_0,q4_1,q5_0,q5_1,q8_0}_ref and
+// the quant_weights variants quantize_row_{q4_0,q4_1,q5_0,q5_1}_impl, plus
+// ggml.c's F16/BF16/F32 row converters.
+
+func put16(b []byte, v uint16) { binary.LittleEndian.PutUint16(b, v) }
+
+// cmax and cmin are C's MAX/MIN macros, including their NaN behaviour.
+func cmax(a, b float32) float32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func quantF32(y []byte, x []float32, _ []float32) {
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(y[4*i:], math.Float32bits(v))
+	}
+}
+
+func quantF16(y []byte, x []float32, _ []float32) {
+	for i, v := range x {
+		put16(y[2*i:], fp32ToFP16(v))
+	}
+}
+
+func quantBF16(y []byte, x []float32, _ []float32) {
+	for i, v := range x {
+		put16(y[2*i:], fp32ToBF16(v))
+	}
+}
+
+func quantQ8_0(y []byte, x []float32, _ []float32) {
+	for len(x) >= 32 && len(y) >= 34 {
+		xb, b := x[:32], y[:34]
+		var amax float32
+		for _, v := range xb {
+			amax = cmax(amax, abs32(v))
+		}
+		d := amax / ((1 << 7) - 1)
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, fp32ToFP16(d))
+		qs := b[2:34]
+		for j, v := range xb {
+			qs[j] = uint8(cvtt(roundf(v * id)))
+		}
+		x, y = x[32:], y[34:]
+	}
+}
+
+// amaxSigned returns the element of largest magnitude (the first of ties)
+// and that magnitude, as the legacy quantizers' first loop does.
+func amaxSigned(xb []float32) (max, amax float32) {
+	for _, v := range xb {
+		if amax < abs32(v) {
+			amax = abs32(v)
+			max = v
+		}
+	}
+	return max, amax
+}
+
+func minMax(xb []float32) (min, max float32) {
+	min, max = math.MaxFloat32, -math.MaxFloat32
+	for _, v := range xb {
+		if v < min {
+			min = v
+		}
+		if v > max {
+			max = v
+		}
+	}
+	return min, max
+}
+
+// rowSigma2 is sum(x*x)/n over a whole row, the variance proxy of the
+// *_impl quantizers.
+func rowSigma2(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += float32(v * v)
+	}
+	return s / float32(len(x))
+}
+
+func importance(weight, xb, qw []float32, sigma2 float32) {
+	for j := range weight {
+		weight[j] = qw[j] * sqrtf(sigma2+float32(xb[j]*xb[j]))
+	}
+}
+
+func quantQ4_0(y []byte, x []float32, qw []float32) {
+	if qw != nil {
+		quantQ4_0Impl(y, x, qw)
+		return
+	}
+	for len(x) >= 32 && len(y) >= 18 {
+		xb, b := x[:32], y[:18]
+		max, _ := amaxSigned(xb)
+		d := max / -8
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, fp32ToFP16(d))
+		qs := b[2:18]
+		for j := 0; j < 16; j++ {
+			xi0 := min(15, int32(int8(cvtt(float32(xb[j]*id)+8.5))))
+			xi1 := min(15, int32(int8(cvtt(float32(xb[j+16]*id)+8.5))))
+			qs[j] = uint8(xi0) | uint8(xi1)<<4
+		}
+		x, y = x[32:], y[18:]
+	}
+}
+
+func quantQ4_0Impl(y []byte, x []float32, qw []float32) {
+	var weight [32]float32
+	var L [32]int8
+	sigma2 := rowSigma2(x)
+	for ib := 0; ib < len(x)/32; ib++ {
+		xb, b := x[32*ib:32*ib+32], y[18*ib:18*ib+18]
+		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
+		d := makeQXQuants(32, 8, xb, L[:], 1, weight[:])
+		put16(b, fp32ToFP16(d))
+		for j := 0; j < 16; j++ {
+			b[2+j] = uint8(L[j]) | uint8(L[j+16])<<4
+		}
+	}
+}
+
+func quantQ4_1(y []byte, x []float32, qw []float32) {
+	if qw != nil {
+		quantQ4_1Impl(y, x, qw)
+		return
+	}
+	for len(x) >= 32 && len(y) >= 20 {
+		xb, b := x[:32], y[:20]
+		min, max := minMax(xb)
+		d := (max - min) / ((1 << 4) - 1)
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, fp32ToFP16(d))
+		put16(b[2:], fp32ToFP16(min))
+		qs := b[4:20]
+		for j := 0; j < 16; j++ {
+			xi0 := minI32(15, int32(int8(cvtt(float32((xb[j]-min)*id)+0.5))))
+			xi1 := minI32(15, int32(int8(cvtt(float32((xb[j+16]-min)*id)+0.5))))
+			qs[j] = uint8(xi0) | uint8(xi1)<<4
+		}
+		x, y = x[32:], y[20:]
+	}
+}
+
+func minI32(a, b int32) int32 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func quantQ4_1Impl(y []byte, x []float32, qw []float32) {
+	var weight [32]float32
+	var L, Laux [32]uint8
+	sigma2 := rowSigma2(x)
+	for ib := 0; ib < len(x)/32; ib++ {
+		xb, b := x[32*ib:32*ib+32], y[20*ib:20*ib+20]
+		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
+		d, mn := makeQKX3Quants(32, 15, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		put16(b, fp32ToFP16(d))
+		put16(b[2:], fp32ToFP16(-mn))
+		for j := 0; j < 16; j++ {
+			b[4+j] = L[j] | L[j+16]<<4
+		}
+	}
+}
+
+func quantQ5_0(y []byte, x []float32, qw []float32) {
+	if qw != nil {
+		quantQ5_0Impl(y, x, qw)
+		return
+	}
+	for len(x) >= 32 && len(y) >= 22 {
+		xb, b := x[:32], y[:22]
+		max, _ := amaxSigned(xb)
+		d := max / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, fp32ToFP16(d))
+		var qh uint32
+		qs := b[6:22]
+		for j := 0; j < 16; j++ {
+			xi0 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j]*id)+16.5)))))
+			xi1 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j+16]*id)+16.5)))))
+			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
+			qh |= uint32(xi0&0x10) >> 4 << uint(j)
+			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
+		}
+		binary.LittleEndian.PutUint32(b[2:], qh)
+		x, y = x[32:], y[22:]
+	}
+}
+
+func quantQ5_0Impl(y []byte, x []float32, qw []float32) {
+	var weight [32]float32
+	var L [32]int8
+	sigma2 := rowSigma2(x)
+	for ib := 0; ib < len(x)/32; ib++ {
+		xb, b := x[32*ib:32*ib+32], y[22*ib:22*ib+22]
+		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
+		d := makeQXQuants(32, 16, xb, L[:], 1, weight[:])
+		put16(b, fp32ToFP16(d))
+		var qh uint32
+		for j := 0; j < 16; j++ {
+			xi0, xi1 := uint8(L[j]), uint8(L[j+16])
+			b[6+j] = xi0&0x0f | (xi1&0x0f)<<4
+			qh |= uint32(xi0&0x10) >> 4 << uint(j)
+			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
+		}
+		binary.LittleEndian.PutUint32(b[2:], qh)
+	}
+}
+
+func quantQ5_1(y []byte, x []float32, qw []float32) {
+	if qw != nil {
+		quantQ5_1Impl(y, x, qw)
+		return
+	}
+	for len(x) >= 32 && len(y) >= 24 {
+		xb, b := x[:32], y[:24]
+		min, max := minMax(xb)
+		d := (max - min) / ((1 << 5) - 1)
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, fp32ToFP16(d))
+		put16(b[2:], fp32ToFP16(min))
+		var qh uint32
+		qs := b[8:24]
+		for j := 0; j < 16; j++ {
+			xi0 := uint8(cvtt(float32((xb[j]-min)*id) + 0.5))
+			xi1 := uint8(cvtt(float32((xb[j+16]-min)*id) + 0.5))
+			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
+			qh |= uint32(xi0&0x10) >> 4 << uint(j)
+			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
+		}
+		binary.LittleEndian.PutUint32(b[4:], qh)
+		x, y = x[32:], y[24:]
+	}
+}
+
+func quantQ5_1Impl(y []byte, x []float32, qw []float32) {
+	var weight [32]float32
+	var L, Laux [32]uint8
+	sigma2 := rowSigma2(x)
+	for ib := 0; ib < len(x)/32; ib++ {
+		xb, b := x[32*ib:32*ib+32], y[24*ib:24*ib+24]
+		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
+		d, mn := makeQKX3Quants(32, 31, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		put16(b, fp32ToFP16(d))
+		put16(b[2:], fp32ToFP16(-mn))
+		var qh uint32
+		for j := 0; j < 16; j++ {
+			xi0, xi1 := L[j], L[j+16]
+			b[8+j] = xi0&0x0f | (xi1&0x0f)<<4
+			qh |= uint32(xi0&0x10) >> 4 << uint(j)
+			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
+		}
+		binary.LittleEndian.PutUint32(b[4:], qh)
+	}
+}
