@@ -88,16 +88,6 @@ func nearestInt(x float32) int32 {
 	return int32(math.Float32bits(v)&0x007fffff) - 0x00400000
 }
 
-// cvtt is the C conversion (int)f on x86-64 (cvttss2si): truncation toward
-// zero, and 0x80000000 for NaN and out-of-range values. Go leaves those
-// cases implementation-defined, so they are spelled out here.
-func cvtt(f float32) int32 {
-	if !(f > -2147483904 && f < 2147483648) { // also catches NaN
-		return math.MinInt32
-	}
-	return int32(f)
-}
-
 // roundf is C's roundf (half away from zero).
 func roundf(f float32) float32 { return float32(math.Round(float64(f))) }
 

@@ -58,20 +58,22 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 		rmseType = -rmseType
 		returnEarly = true
 	}
-	weight := func(i int) float32 {
-		if qw != nil {
-			return qw[i]
+	var wbuf [32]float32
+	w := wbuf[:n]
+	if qw != nil {
+		copy(w, qw[:n])
+	} else {
+		for i, v := range x {
+			w[i] = rmseWeight(rmseType, v)
 		}
-		return rmseWeight(rmseType, x[i])
 	}
 	var sumlx, suml2 float32
 	for i, v := range x {
 		l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
 		L[i] = int8(l + nm)
-		w := weight(i)
 		fl := float32(l)
-		sumlx += float32(float32(w*v) * fl)
-		suml2 += float32(float32(w*fl) * fl)
+		sumlx += float32(float32(w[i]*v) * fl)
+		suml2 += float32(float32(w[i]*fl) * fl)
 	}
 	var scale float32
 	if suml2 != 0 {
@@ -92,10 +94,9 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 		sumlx, suml2 = 0, 0
 		for i, v := range x {
 			l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
-			w := weight(i)
 			fl := float32(l)
-			sumlx += float32(float32(w*v) * fl)
-			suml2 += float32(float32(w*fl) * fl)
+			sumlx += float32(float32(w[i]*v) * fl)
+			suml2 += float32(float32(w[i]*fl) * fl)
 		}
 		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
 			for i, v := range x {
@@ -178,14 +179,37 @@ func makeQ3Quants(n, nmax int, x []float32, L []int8, doRMSE bool) float32 {
 }
 
 // makeQKX2Quants is make_qkx2_quants; it returns the scale and the_min.
+// n is at most 32.
 func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
 	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
+	return makeQKXQuants(n, nmax, x, weights[:n], L, Laux, rmin, rdelta, nstep, useMAD, false)
+}
+
+// makeQKX3Quants is make_qkx3_quants (weights nil means x*x); it returns
+// the scale and the_min. n is at most 32.
+func makeQKX3Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
+	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
+	if weights == nil {
+		var wbuf [32]float32
+		for i, v := range x[:n] {
+			wbuf[i] = v * v
+		}
+		weights = wbuf[:n]
+	}
+	return makeQKXQuants(n, nmax, x, weights[:n], L, Laux, rmin, rdelta, nstep, useMAD, true)
+}
+
+// makeQKXQuants is the body make_qkx2_quants and make_qkx3_quants share;
+// they differ only in how they treat a flat group (max == min, or
+// max <= min which also catches NaN).
+func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
+	rmin, rdelta float32, nstep int, useMAD, qkx3 bool) (float32, float32) {
 	x = x[:n]
-	weights = weights[:n]
+	w = w[:n]
 	L = L[:n]
 	Laux = Laux[:n]
 	min, max := x[0], x[0]
-	sumW := weights[0]
+	sumW := w[0]
 	sumX := sumW * x[0]
 	for i := 1; i < n; i++ {
 		if x[i] < min {
@@ -194,31 +218,37 @@ func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
 		if x[i] > max {
 			max = x[i]
 		}
-		w := weights[i]
-		sumW += w
-		sumX += float32(w * x[i])
+		sumW += w[i]
+		sumX += float32(w[i] * x[i])
 	}
 	if min > 0 {
 		min = 0
 	}
-	if max == min {
+	if max == min || qkx3 && max <= min {
 		clear(L)
 		return 0, -min
+	}
+	// The C recomputes x[i]-min for every trial scale; it only changes when
+	// a better fit moves min, so it is kept in xm and refreshed then.
+	var xmBuf [32]float32
+	xm := xmBuf[:n]
+	for i, v := range x {
+		xm[i] = v - min
 	}
 	nm := int32(nmax)
 	iscale := float32(nmax) / (max - min)
 	scale := 1 / iscale
 	var bestError float32
 	for i, v := range x {
-		l := nearestInt(float32(iscale * (v - min)))
-		L[i] = uint8(clampI(l, 0, nm))
-		diff := float32(float32(scale*float32(L[i]))+min) - v
+		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nm)
+		L[i] = uint8(l)
+		diff := float32(float32(scale*float32(l))+min) - v
 		if useMAD {
 			diff = abs32(diff)
 		} else {
 			diff = float32(diff * diff)
 		}
-		bestError += float32(weights[i] * diff)
+		bestError += float32(w[i] * diff)
 	}
 	if nstep < 1 {
 		return scale, -min
@@ -227,11 +257,10 @@ func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
 		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
 		var sumL, sumL2, sumXL float32
 		for i, v := range x {
-			l := clampI(nearestInt(float32(iscale*(v-min))), 0, nm)
+			l := clampI(nearestInt(float32(iscale*xm[i])), 0, nm)
 			Laux[i] = uint8(l)
-			w := weights[i]
 			fl := float32(l)
-			wl := float32(w * fl)
+			wl := float32(w[i] * fl)
 			sumL += wl
 			sumL2 += float32(wl * fl)
 			sumXL += float32(wl * v)
@@ -245,114 +274,25 @@ func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
 				thisScale = sumXL / sumL2
 			}
 			var curError float32
-			for i, v := range x {
-				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
-				if useMAD {
-					diff = abs32(diff)
-				} else {
-					diff = float32(diff * diff)
+			if useMAD {
+				for i, v := range x {
+					diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
+					curError += float32(w[i] * abs32(diff))
 				}
-				curError += float32(weights[i] * diff)
+			} else {
+				for i, v := range x {
+					diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
+					curError += float32(w[i] * float32(diff*diff))
+				}
 			}
 			if curError < bestError {
 				copy(L, Laux)
 				bestError = curError
 				scale = thisScale
 				min = thisMin
-			}
-		}
-	}
-	return scale, -min
-}
-
-// makeQKX3Quants is make_qkx3_quants (weights nil means x*x); it returns
-// the scale and the_min.
-func makeQKX3Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
-	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
-	x = x[:n]
-	L = L[:n]
-	Laux = Laux[:n]
-	wt := func(i int) float32 {
-		if weights != nil {
-			return weights[i]
-		}
-		return x[i] * x[i]
-	}
-	min, max := x[0], x[0]
-	sumW := wt(0)
-	sumX := sumW * x[0]
-	for i := 1; i < n; i++ {
-		if x[i] < min {
-			min = x[i]
-		}
-		if x[i] > max {
-			max = x[i]
-		}
-		w := wt(i)
-		sumW += w
-		sumX += float32(w * x[i])
-	}
-	if min > 0 {
-		min = 0
-	}
-	if max <= min {
-		clear(L)
-		return 0, -min
-	}
-	nm := int32(nmax)
-	iscale := float32(nmax) / (max - min)
-	scale := 1 / iscale
-	var bestMAD float32
-	for i, v := range x {
-		l := nearestInt(float32(iscale * (v - min)))
-		L[i] = uint8(clampI(l, 0, nm))
-		diff := float32(float32(scale*float32(L[i]))+min) - v
-		if useMAD {
-			diff = abs32(diff)
-		} else {
-			diff = float32(diff * diff)
-		}
-		bestMAD += float32(wt(i) * diff)
-	}
-	if nstep < 1 {
-		return scale, -min
-	}
-	for is := 0; is <= nstep; is++ {
-		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
-		var sumL, sumL2, sumXL float32
-		for i, v := range x {
-			l := clampI(nearestInt(float32(iscale*(v-min))), 0, nm)
-			Laux[i] = uint8(l)
-			w := wt(i)
-			fl := float32(l)
-			wl := float32(w * fl)
-			sumL += wl
-			sumL2 += float32(wl * fl)
-			sumXL += float32(wl * v)
-		}
-		D := float32(sumW*sumL2) - float32(sumL*sumL)
-		if D > 0 {
-			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
-			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
-			if thisMin > 0 {
-				thisMin = 0
-				thisScale = sumXL / sumL2
-			}
-			var mad float32
-			for i, v := range x {
-				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
-				if useMAD {
-					diff = abs32(diff)
-				} else {
-					diff = float32(diff * diff)
+				for i, v := range x {
+					xm[i] = v - min
 				}
-				mad += float32(wt(i) * diff)
-			}
-			if mad < bestMAD {
-				copy(L, Laux)
-				bestMAD = mad
-				scale = thisScale
-				min = thisMin
 			}
 		}
 	}
