@@ -105,13 +105,8 @@ func QuantizeParallel(dst []byte, src []float32, t formats.DType, nPerRow int, i
 	if workers > nrows {
 		workers = nrows
 	}
-	rows := func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			q(dst[r*rowSize:(r+1)*rowSize], src[r*nPerRow:(r+1)*nPerRow], imatrix)
-		}
-	}
 	if workers <= 1 {
-		rows(0, nrows)
+		quantizeRows(q, dst, src, imatrix, nPerRow, rowSize, 0, nrows)
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -120,11 +115,17 @@ func QuantizeParallel(dst []byte, src []float32, t formats.DType, nPerRow int, i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rows(r0, r1)
+			quantizeRows(q, dst, src, imatrix, nPerRow, rowSize, r0, r1)
 		}()
 	}
 	wg.Wait()
 	return nil
+}
+
+func quantizeRows(q rowQuantizer, dst []byte, src, imatrix []float32, nPerRow, rowSize, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		q(dst[r*rowSize:(r+1)*rowSize], src[r*nPerRow:(r+1)*nPerRow], imatrix)
+	}
 }
 
 // A rowQuantizer encodes one row x (a whole number of blocks) into y

@@ -67,6 +67,7 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 			w[i] = rmseWeight(rmseType, v)
 		}
 	}
+	_ = w[len(x)-1]
 	var sumlx, suml2 float32
 	for i, v := range x {
 		l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
@@ -253,6 +254,13 @@ func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
 	if nstep < 1 {
 		return scale, -min
 	}
+	nonNeg := true
+	for _, v := range w {
+		nonNeg = nonNeg && v >= 0
+	}
+	_ = xm[len(x)-1]
+	_ = Laux[len(x)-1]
+	_ = w[len(x)-1]
 	for is := 0; is <= nstep; is++ {
 		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
 		var sumL, sumL2, sumXL float32
@@ -273,16 +281,22 @@ func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
 				thisMin = 0
 				thisScale = sumXL / sumL2
 			}
+			// Every term w*|diff| or w*diff^2 is >= 0 when the weights are
+			// (the usual case, checked once above), and float addition of
+			// non-negative terms never decreases, so once the partial sum
+			// reaches bestError the C's final test curError < bestError is
+			// already decided: stopping there changes no output.
 			var curError float32
-			if useMAD {
-				for i, v := range x {
-					diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
-					curError += float32(w[i] * abs32(diff))
+			for i, v := range x {
+				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
+				if useMAD {
+					diff = abs32(diff)
+				} else {
+					diff = float32(diff * diff)
 				}
-			} else {
-				for i, v := range x {
-					diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
-					curError += float32(w[i] * float32(diff*diff))
+				curError += float32(w[i] * diff)
+				if nonNeg && curError >= bestError {
+					break
 				}
 			}
 			if curError < bestError {

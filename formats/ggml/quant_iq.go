@@ -8,24 +8,32 @@ import (
 // Ports of quantize_row_iq4_nl_impl (IQ4_NL, IQ4_XS), quantize_row_mxfp4_ref
 // and quantize_row_tq{1,2}_0_ref.
 
-// bestIndexInt8 is best_index_int8 over a sorted table.
-func bestIndexInt8(val *[16]int8, x float32) int {
-	if x <= float32(val[0]) {
+// kvaluesIQ4NLf is kvalues_iq4nl as float32 (the values C promotes them to).
+var kvaluesIQ4NLf = func() (f [16]float32) {
+	for i, v := range kvaluesIQ4NL {
+		f[i] = float32(v)
+	}
+	return f
+}()
+
+// bestIndexInt8 is best_index_int8 over the sorted 16-entry table val.
+func bestIndexInt8(val *[16]float32, x float32) int {
+	if x <= val[0] {
 		return 0
 	}
-	if x >= float32(val[15]) {
+	if x >= val[15] {
 		return 15
 	}
 	ml, mu := 0, 15
 	for mu-ml > 1 {
 		mav := (ml + mu) / 2
-		if x < float32(val[mav]) {
+		if x < val[mav] {
 			mu = mav
 		} else {
 			ml = mav
 		}
 	}
-	if x-float32(val[mu-1]) < float32(val[mu])-x {
+	if x-val[mu-1] < val[mu]-x {
 		return mu - 1
 	}
 	return mu
@@ -40,7 +48,7 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 	var L [qkK]uint8
 	var weight [32]float32
 	var scales [8]float32
-	values := &kvaluesIQ4NL
+	values := &kvaluesIQ4NLf
 	x = x[:superBlock]
 
 	var sigma2 float32
@@ -80,9 +88,9 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 		}
 		var d float32
 		if ntry > 0 {
-			d = -max / float32(values[0])
+			d = -max / values[0]
 		} else {
-			d = max / float32(values[0])
+			d = max / values[0]
 		}
 		id := 1 / d
 		var sumqx, sumq2 float32
@@ -90,7 +98,7 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 			al := id * v
 			l := bestIndexInt8(values, al)
 			Lb[j] = uint8(l)
-			q := float32(values[l])
+			q := values[l]
 			w := weight[j]
 			sumqx += float32(float32(w*q) * v)
 			sumq2 += float32(float32(w*q) * q)
@@ -101,12 +109,12 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 		}
 		best := d * sumqx
 		for itry := -ntry; itry <= ntry; itry++ {
-			id = float32(itry+int(values[0])) / max
+			id = float32(itry+int(kvaluesIQ4NL[0])) / max
 			sumqx, sumq2 = 0, 0
 			for j, v := range xb {
 				al := id * v
 				l := bestIndexInt8(values, al)
-				q := float32(values[l])
+				q := values[l]
 				w := weight[j]
 				sumqx += float32(float32(w*q) * v)
 				sumq2 += float32(float32(w*q) * q)
@@ -198,12 +206,14 @@ func quantIQ4XS(y []byte, x []float32, qw []float32) {
 	}
 }
 
-func bestIndexMXFP4(x, e float32) uint8 {
+// bestIndexMXFP4 is best_index_mxfp4 with the candidates kvalues_mxfp4[i]*e
+// computed once per block (ke), as the same float32 products the C forms
+// for every element.
+func bestIndexMXFP4(x float32, ke *[16]float32) uint8 {
 	best := 0
-	bestErr := abs32(float32(float32(kvaluesMXFP4[0])*e) - x)
+	bestErr := abs32(ke[0] - x)
 	for i := 1; i < 16; i++ {
-		err := abs32(float32(float32(kvaluesMXFP4[i])*e) - x)
-		if err < bestErr {
+		if err := abs32(ke[i] - x); err < bestErr {
 			best = i
 			bestErr = err
 		}
@@ -232,8 +242,12 @@ func quantMXFP4(y []byte, x []float32, _ []float32) {
 		}
 		d := e8m0ToFP32Half(e)
 		b[0] = e
+		var ke [16]float32
+		for i, k := range kvaluesMXFP4 {
+			ke[i] = float32(k) * d
+		}
 		for j := 0; j < 16; j++ {
-			b[1+j] = bestIndexMXFP4(xb[j], d) | bestIndexMXFP4(xb[j+16], d)<<4
+			b[1+j] = bestIndexMXFP4(xb[j], &ke) | bestIndexMXFP4(xb[j+16], &ke)<<4
 		}
 		x, y = x[32:], y[17:]
 	}
