@@ -33,13 +33,7 @@ func rmseWeight(rmseType int, x float32) float32 {
 func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32) float32 {
 	x = x[:n]
 	L = L[:n]
-	var max, amax float32
-	for _, v := range x {
-		if ax := abs32(v); ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := amaxSigned(x)
 	if amax < groupMaxEps {
 		clear(L)
 		return 0
@@ -115,13 +109,7 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 func makeQ3Quants(n, nmax int, x []float32, L []int8, doRMSE bool) float32 {
 	x = x[:n]
 	L = L[:n]
-	var max, amax float32
-	for _, v := range x {
-		if ax := abs32(v); ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := amaxSigned(x)
 	if amax < groupMaxEps {
 		clear(L)
 		return 0

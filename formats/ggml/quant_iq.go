@@ -75,13 +75,7 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 				weight[j] = v * v
 			}
 		}
-		var amax, max float32
-		for _, v := range xb {
-			if ax := abs32(v); ax > amax {
-				amax = ax
-				max = v
-			}
-		}
+		max, amax := amaxSigned(xb)
 		if amax < groupMaxEps {
 			scales[ib] = 0
 			continue
@@ -230,12 +224,8 @@ func floorf(x float32) float32 { return float32(math.Floor(float64(x))) }
 func quantMXFP4(y []byte, x []float32, _ []float32) {
 	for len(x) >= 32 && len(y) >= 17 {
 		xb, b := x[:32], y[:17]
-		var amax float32
-		for _, v := range xb {
-			if amax < abs32(v) {
-				amax = abs32(v)
-			}
-		}
+		ab, _ := absMaxBits(xb)
+		amax := math.Float32frombits(ab)
 		var e uint8
 		if amax > 0 {
 			e = uint8(cvtt(floorf(log2f(amax)) - 2 + 127))
@@ -260,11 +250,7 @@ func ternary(v, id float32) uint8 { return uint8(int32(lroundf(v*id) + 1)) }
 func quantTQ1_0(y []byte, x []float32, _ []float32) {
 	for len(x) >= qkK && len(y) >= 54 {
 		xb, b := x[:qkK], y[:54]
-		var amax float32
-		for _, v := range xb {
-			amax = cmax(amax, abs32(v))
-		}
-		d := amax
+		d := absMaxC(xb)
 		var id float32
 		if d != 0 {
 			id = 1 / d
@@ -303,11 +289,7 @@ func quantTQ1_0(y []byte, x []float32, _ []float32) {
 func quantTQ2_0(y []byte, x []float32, _ []float32) {
 	for len(x) >= qkK && len(y) >= 66 {
 		xb, b := x[:qkK], y[:66]
-		var amax float32
-		for _, v := range xb {
-			amax = cmax(amax, abs32(v))
-		}
-		d := amax
+		d := absMaxC(xb)
 		var id float32
 		if d != 0 {
 			id = 1 / d

@@ -40,11 +40,7 @@ func quantBF16(y []byte, x []float32, _ []float32) {
 func quantQ8_0(y []byte, x []float32, _ []float32) {
 	for len(x) >= 32 && len(y) >= 34 {
 		xb, b := x[:32], y[:34]
-		var amax float32
-		for _, v := range xb {
-			amax = cmax(amax, abs32(v))
-		}
-		d := amax / ((1 << 7) - 1)
+		d := absMaxC(xb) / ((1 << 7) - 1)
 		var id float32
 		if d != 0 {
 			id = 1 / d
@@ -58,16 +54,51 @@ func quantQ8_0(y []byte, x []float32, _ []float32) {
 	}
 }
 
-// amaxSigned returns the element of largest magnitude (the first of ties)
-// and that magnitude, as the legacy quantizers' first loop does.
-func amaxSigned(xb []float32) (max, amax float32) {
+// absMaxBits returns the largest |v| in xb as float32 bits, ignoring NaNs,
+// and whether xb holds a NaN. Comparing the bits of non-NaN magnitudes as
+// integers orders them as floats do, and compiles without branches.
+func absMaxBits(xb []float32) (amax uint32, nan bool) {
+	var nanBits uint32
 	for _, v := range xb {
-		if amax < abs32(v) {
-			amax = abs32(v)
-			max = v
+		a := math.Float32bits(v) &^ (1 << 31)
+		nanBits |= a + (0x7fffffff - 0x7f800000) // bit 31 set iff a > 0x7f800000
+		if a > 0x7f800000 {
+			a = 0
+		}
+		amax = max(amax, a)
+	}
+	return amax, nanBits&(1<<31) != 0
+}
+
+// amaxSigned returns the element of largest magnitude (the first of ties,
+// +0 when all are zero or NaN) and that magnitude, as the C loop
+// `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }` leaves them.
+func amaxSigned(xb []float32) (max, amax float32) {
+	ab, _ := absMaxBits(xb)
+	if ab == 0 {
+		return 0, 0
+	}
+	for _, v := range xb {
+		if math.Float32bits(v)&^(1<<31) == ab {
+			return v, math.Float32frombits(ab)
 		}
 	}
-	return max, amax
+	panic("unreachable")
+}
+
+// absMaxC is the C loop `amax = MAX(amax, fabsf(v))` (MAX(a, b) being
+// a > b ? a : b, so a NaN element resets amax to NaN and the following
+// elements take over again).
+func absMaxC(xb []float32) float32 {
+	ab, nan := absMaxBits(xb)
+	if !nan {
+		return math.Float32frombits(ab)
+	}
+	var amax float32
+	for _, v := range xb {
+		amax = cmax(amax, abs32(v))
+	}
+	return amax
 }
 
 func minMax(xb []float32) (min, max float32) {
