@@ -238,3 +238,30 @@ func TestCvtt(t *testing.T) {
 		}
 	}
 }
+
+// TestBestIndexMXFP4Shortcut compares the shortened candidate scan with the
+// full C loop over every block exponent and many values, ties included.
+func TestBestIndexMXFP4Shortcut(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for e := 0; e < 256; e++ {
+		d := e8m0ToFP32Half(uint8(e))
+		var ke [16]float32
+		for i, k := range kvaluesMXFP4 {
+			ke[i] = float32(k) * d
+		}
+		xs := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+		for i := range ke {
+			for _, f := range []float32{0.5, 0.999, 1, 1.001, 1.5} {
+				xs = append(xs, ke[i]*f, -ke[i]*f, (ke[i]+ke[(i+1)%16])/2)
+			}
+		}
+		for i := 0; i < 2000; i++ {
+			xs = append(xs, float32(r.NormFloat64())*d*float32(1+r.IntN(16)), math.Float32frombits(r.Uint32()))
+		}
+		for _, x := range xs {
+			if a, b := bestIndexMXFP4(x, &ke), bestIndexMXFP4Full(x, &ke); a != b {
+				t.Fatalf("e=%d x=%v: %d, C loop %d", e, x, a, b)
+			}
+		}
+	}
+}

@@ -81,28 +81,58 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 		return 1 / iscale
 	}
 	best := scale * sumlx
-	for is := -9; is <= 9; is++ {
-		if is == 0 {
-			continue
+	// The 18 trial scales (is = -9..-1, 1..9) are independent of each other;
+	// only the acceptance test reads the running best. So the sums of two
+	// trials are formed in one pass (twice the instruction-level parallelism
+	// on the serial float additions), and the trials are then judged in the
+	// C's order, giving the C's result.
+	var wvBuf [32]float32
+	wv := wvBuf[:n]
+	for i, v := range x {
+		wv[i] = w[i] * v
+	}
+	trials := [18]int{-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for k := 0; k < len(trials); k += 2 {
+		ia, ib := trials[k], trials[k+1]
+		isA := -(float32(nmax) + float32(0.1*float32(ia))) / max
+		isB := -(float32(nmax) + float32(0.1*float32(ib))) / max
+		sxA, s2A, sxB, s2B := qxSums2(x, w, wv, isA, isB, nm)
+		if s2A > 0 && float32(sxA*sxA) > float32(best*s2A) {
+			qxLevels(x, L, isA, nm)
+			scale = sxA / s2A
+			best = scale * sxA
 		}
-		iscale = -(float32(nmax) + float32(0.1*float32(is))) / max
-		sumlx, suml2 = 0, 0
-		for i, v := range x {
-			l := clampI(nearestInt(float32(iscale*v)), -nm, nm-1)
-			fl := float32(l)
-			sumlx += float32(float32(w[i]*v) * fl)
-			suml2 += float32(float32(w[i]*fl) * fl)
-		}
-		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
-			for i, v := range x {
-				l := nearestInt(float32(iscale * v))
-				L[i] = int8(nm + clampI(l, -nm, nm-1))
-			}
-			scale = sumlx / suml2
-			best = scale * sumlx
+		if s2B > 0 && float32(sxB*sxB) > float32(best*s2B) {
+			qxLevels(x, L, isB, nm)
+			scale = sxB / s2B
+			best = scale * sxB
 		}
 	}
 	return scale
+}
+
+// qxSums2 forms make_qx_quants' trial sums for two scales in one pass.
+func qxSums2(x, w, wv []float32, isA, isB float32, nm int32) (sxA, s2A, sxB, s2B float32) {
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	for i, v := range x {
+		la := float32(clampI(nearestInt(float32(isA*v)), -nm, nm-1))
+		lb := float32(clampI(nearestInt(float32(isB*v)), -nm, nm-1))
+		sxA += float32(wv[i] * la)
+		s2A += float32(float32(w[i]*la) * la)
+		sxB += float32(wv[i] * lb)
+		s2B += float32(float32(w[i]*lb) * lb)
+	}
+	return
+}
+
+// qxLevels stores make_qx_quants' levels for iscale in L.
+func qxLevels(x []float32, L []int8, iscale float32, nm int32) {
+	L = L[:len(x)]
+	for i, v := range x {
+		l := nearestInt(float32(iscale * v))
+		L[i] = int8(nm + clampI(l, -nm, nm-1))
+	}
 }
 
 // makeQ3Quants is make_q3_quants; L gets values in [0, 2*nmax).
@@ -246,59 +276,143 @@ func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
 	for _, v := range w {
 		nonNeg = nonNeg && v >= 0
 	}
+	var lauxB [32]uint8
+	LauxB := lauxB[:n]
 	_ = xm[len(x)-1]
 	_ = Laux[len(x)-1]
+	_ = LauxB[len(x)-1]
 	_ = w[len(x)-1]
-	for is := 0; is <= nstep; is++ {
-		iscale = (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
-		var sumL, sumL2, sumXL float32
-		for i, v := range x {
-			l := clampI(nearestInt(float32(iscale*xm[i])), 0, nm)
-			Laux[i] = uint8(l)
-			fl := float32(l)
-			wl := float32(w[i] * fl)
-			sumL += wl
-			sumL2 += float32(wl * fl)
-			sumXL += float32(wl * v)
+
+	// Trials are independent while min stays put, so two are computed per
+	// pass over the data (more instruction-level parallelism in the serial
+	// float sums) and then judged in the C's order. If the first one moves
+	// min, the second is recomputed from the new min, as the C would.
+	for is := 0; is <= nstep; {
+		iscaleA := (float32(rmin+float32(rdelta*float32(is))) + float32(nmax)) / (max - min)
+		if is == nstep {
+			sumL, sumL2, sumXL := qkxSums(x, xm, w, Laux, iscaleA, nm)
+			if ok, ts, tm := qkxFit(sumW, sumX, sumL, sumL2, sumXL); ok {
+				if e := qkxError(x, w, Laux, ts, tm, useMAD, nonNeg, bestError); e < bestError {
+					copy(L, Laux)
+					scale, min = ts, tm
+				}
+			}
+			break
 		}
-		D := float32(sumW*sumL2) - float32(sumL*sumL)
-		if D > 0 {
-			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
-			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
-			if thisMin > 0 {
-				thisMin = 0
-				thisScale = sumXL / sumL2
-			}
-			// Every term w*|diff| or w*diff^2 is >= 0 when the weights are
-			// (the usual case, checked once above), and float addition of
-			// non-negative terms never decreases, so once the partial sum
-			// reaches bestError the C's final test curError < bestError is
-			// already decided: stopping there changes no output.
-			var curError float32
-			for i, v := range x {
-				diff := float32(float32(thisScale*float32(Laux[i]))+thisMin) - v
-				if useMAD {
-					diff = abs32(diff)
-				} else {
-					diff = float32(diff * diff)
-				}
-				curError += float32(w[i] * diff)
-				if nonNeg && curError >= bestError {
-					break
-				}
-			}
-			if curError < bestError {
+		iscaleB := (float32(rmin+float32(rdelta*float32(is+1))) + float32(nmax)) / (max - min)
+		sumLA, sumL2A, sumXLA, sumLB, sumL2B, sumXLB := qkxSums2(x, xm, w, Laux, LauxB, iscaleA, iscaleB, nm)
+		if ok, ts, tm := qkxFit(sumW, sumX, sumLA, sumL2A, sumXLA); ok {
+			if e := qkxError(x, w, Laux, ts, tm, useMAD, nonNeg, bestError); e < bestError {
 				copy(L, Laux)
-				bestError = curError
-				scale = thisScale
-				min = thisMin
-				for i, v := range x {
-					xm[i] = v - min
+				bestError = e
+				scale = ts
+				if moved := tm != min; moved {
+					min = tm
+					for i, v := range x {
+						xm[i] = v - min
+					}
+					is++ // trial B must be redone from the new min
+					continue
 				}
 			}
 		}
+		if ok, ts, tm := qkxFit(sumW, sumX, sumLB, sumL2B, sumXLB); ok {
+			if e := qkxError(x, w, LauxB, ts, tm, useMAD, nonNeg, bestError); e < bestError {
+				copy(L, LauxB)
+				bestError = e
+				scale = ts
+				if tm != min {
+					min = tm
+					for i, v := range x {
+						xm[i] = v - min
+					}
+				}
+			}
+		}
+		is += 2
 	}
 	return scale, -min
+}
+
+// qkxSums forms one make_qkx trial's levels (into la) and sums. Kept out
+// of makeQKXQuants so that the compiler can hold the sums in registers.
+func qkxSums(x, xm, w []float32, la []uint8, iscale float32, nm int32) (sumL, sumL2, sumXL float32) {
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	la = la[:len(x)]
+	for i, v := range x {
+		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nm)
+		la[i] = uint8(l)
+		fl := float32(l)
+		wl := float32(w[i] * fl)
+		sumL += wl
+		sumL2 += float32(wl * fl)
+		sumXL += float32(wl * v)
+	}
+	return
+}
+
+// qkxSums2 is qkxSums for two trial scales in one pass.
+func qkxSums2(x, xm, w []float32, la, lb []uint8, iscaleA, iscaleB float32, nm int32) (sumLA, sumL2A, sumXLA, sumLB, sumL2B, sumXLB float32) {
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	la = la[:len(x)]
+	lb = lb[:len(x)]
+	for i, v := range x {
+		a := clampI(nearestInt(float32(iscaleA*xm[i])), 0, nm)
+		b := clampI(nearestInt(float32(iscaleB*xm[i])), 0, nm)
+		la[i] = uint8(a)
+		lb[i] = uint8(b)
+		fa, fb := float32(a), float32(b)
+		wa, wb := float32(w[i]*fa), float32(w[i]*fb)
+		sumLA += wa
+		sumL2A += float32(wa * fa)
+		sumXLA += float32(wa * v)
+		sumLB += wb
+		sumL2B += float32(wb * fb)
+		sumXLB += float32(wb * v)
+	}
+	return
+}
+
+// qkxFit is the least-squares scale and min of one make_qkx trial, with
+// the C's clamp of a positive min; ok is the C's D > 0.
+func qkxFit(sumW, sumX, sumL, sumL2, sumXL float32) (ok bool, thisScale, thisMin float32) {
+	D := float32(sumW*sumL2) - float32(sumL*sumL)
+	if !(D > 0) {
+		return false, 0, 0
+	}
+	thisScale = (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+	thisMin = (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+	if thisMin > 0 {
+		thisMin = 0
+		thisScale = sumXL / sumL2
+	}
+	return true, thisScale, thisMin
+}
+
+// qkxError is the weighted error sum of one make_qkx trial, in the C's
+// order. Every term w*|diff| or w*diff^2 is >= 0 when the weights are
+// (nonNeg), and float addition of non-negative terms never decreases, so
+// once the partial sum reaches bound the caller's test sum < bound is
+// decided: stopping there changes no output.
+func qkxError(x, w []float32, la []uint8, thisScale, thisMin float32, useMAD, nonNeg bool, bound float32) float32 {
+	var curError float32
+	la = la[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		diff := float32(float32(thisScale*float32(la[i]))+thisMin) - v
+		if useMAD {
+			diff = abs32(diff)
+		} else {
+			diff = float32(diff * diff)
+		}
+		curError += float32(w[i] * diff)
+		if nonNeg && curError >= bound {
+			break
+		}
+	}
+	return curError
 }
 
 // makeQPQuants is make_qp_quants: positive values (scales, mins) on a

@@ -200,16 +200,46 @@ func quantIQ4XS(y []byte, x []float32, qw []float32) {
 	}
 }
 
-// bestIndexMXFP4 is best_index_mxfp4 with the candidates kvalues_mxfp4[i]*e
-// computed once per block (ke), as the same float32 products the C forms
-// for every element.
+// bestIndexMXFP4 is best_index_mxfp4 (the first index of least
+// |kvalues_mxfp4[i]*e - x|) with the candidates ke[i] = kvalues_mxfp4[i]*e
+// computed once per block, as the same float32 products the C forms for
+// every element.
+//
+// It scans fewer candidates and gets the same answer: for x >= 0 (or NaN)
+// no negative candidate can beat index 0 (|0-x| = x <= kd+x), and for
+// x < 0 no positive one can; along one side the candidates ascend in
+// magnitude, so the rounded errors fall and then rise, and once a
+// candidate is past x and no better, none after it can be strictly better.
 func bestIndexMXFP4(x float32, ke *[16]float32) uint8 {
+	best := 0
+	bestErr := abs32(ke[0] - x)
+	if !(x < 0) {
+		for i := 1; i < 8; i++ {
+			if err := abs32(ke[i] - x); err < bestErr {
+				best, bestErr = i, err
+			} else if ke[i] > x {
+				break
+			}
+		}
+		return uint8(best)
+	}
+	for i := 9; i < 16; i++ {
+		if err := abs32(ke[i] - x); err < bestErr {
+			best, bestErr = i, err
+		} else if ke[i] < x {
+			break
+		}
+	}
+	return uint8(best)
+}
+
+// bestIndexMXFP4Full is the C loop as written, kept to test the shortcut.
+func bestIndexMXFP4Full(x float32, ke *[16]float32) uint8 {
 	best := 0
 	bestErr := abs32(ke[0] - x)
 	for i := 1; i < 16; i++ {
 		if err := abs32(ke[i] - x); err < bestErr {
-			best = i
-			bestErr = err
+			best, bestErr = i, err
 		}
 	}
 	return uint8(best)
