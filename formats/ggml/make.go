@@ -301,31 +301,40 @@ func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
 		}
 		iscaleB := (float32(rmin+float32(rdelta*float32(is+1))) + float32(nmax)) / (max - min)
 		sumLA, sumL2A, sumXLA, sumLB, sumL2B, sumXLB := qkxSums2(x, xm, w, Laux, LauxB, iscaleA, iscaleB, nm)
-		if ok, ts, tm := qkxFit(sumW, sumX, sumLA, sumL2A, sumXLA); ok {
-			if e := qkxError(x, w, Laux, ts, tm, useMAD, nonNeg, bestError); e < bestError {
-				copy(L, Laux)
-				bestError = e
-				scale = ts
-				if moved := tm != min; moved {
-					min = tm
-					for i, v := range x {
-						xm[i] = v - min
-					}
-					is++ // trial B must be redone from the new min
-					continue
+		okA, tsA, tmA := qkxFit(sumW, sumX, sumLA, sumL2A, sumXLA)
+		okB, tsB, tmB := qkxFit(sumW, sumX, sumLB, sumL2B, sumXLB)
+		var eA, eB float32
+		switch {
+		case okA && okB:
+			// Both errors in one pass, bounded by the current best: a sum
+			// that reaches it cannot win, before or after trial A is taken.
+			eA, eB = qkxError2(x, w, Laux, LauxB, tsA, tmA, tsB, tmB, useMAD, nonNeg, bestError)
+		case okA:
+			eA = qkxError(x, w, Laux, tsA, tmA, useMAD, nonNeg, bestError)
+		case okB:
+			eB = qkxError(x, w, LauxB, tsB, tmB, useMAD, nonNeg, bestError)
+		}
+		if okA && eA < bestError {
+			copy(L, Laux)
+			bestError = eA
+			scale = tsA
+			if tmA != min {
+				min = tmA
+				for i, v := range x {
+					xm[i] = v - min
 				}
+				is++ // trial B must be redone from the new min
+				continue
 			}
 		}
-		if ok, ts, tm := qkxFit(sumW, sumX, sumLB, sumL2B, sumXLB); ok {
-			if e := qkxError(x, w, LauxB, ts, tm, useMAD, nonNeg, bestError); e < bestError {
-				copy(L, LauxB)
-				bestError = e
-				scale = ts
-				if tm != min {
-					min = tm
-					for i, v := range x {
-						xm[i] = v - min
-					}
+		if okB && eB < bestError {
+			copy(L, LauxB)
+			bestError = eB
+			scale = tsB
+			if tmB != min {
+				min = tmB
+				for i, v := range x {
+					xm[i] = v - min
 				}
 			}
 		}
@@ -373,6 +382,29 @@ func qkxSums2(x, xm, w []float32, la, lb []uint8, iscaleA, iscaleB float32, nm i
 		sumXLB += float32(wb * v)
 	}
 	return
+}
+
+// qkxError2 is qkxError for two trials in one pass; it stops only when
+// both partial sums have reached bound.
+func qkxError2(x, w []float32, la, lb []uint8, tsA, tmA, tsB, tmB float32, useMAD, nonNeg bool, bound float32) (eA, eB float32) {
+	la = la[:len(x)]
+	lb = lb[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		dA := float32(float32(tsA*float32(la[i]))+tmA) - v
+		dB := float32(float32(tsB*float32(lb[i]))+tmB) - v
+		if useMAD {
+			dA, dB = abs32(dA), abs32(dB)
+		} else {
+			dA, dB = float32(dA*dA), float32(dB*dB)
+		}
+		eA += float32(w[i] * dA)
+		eB += float32(w[i] * dB)
+		if nonNeg && eA >= bound && eB >= bound {
+			break
+		}
+	}
+	return eA, eB
 }
 
 // qkxFit is the least-squares scale and min of one make_qkx trial, with
