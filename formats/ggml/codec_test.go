@@ -265,3 +265,41 @@ func TestBestIndexMXFP4Shortcut(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockMaxima checks the branch-free maxima against the C loops they
+// replace, on blocks with ties, zeros of both signs, NaNs and infinities.
+func TestBlockMaxima(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1, -1, math.MaxFloat32, -math.SmallestNonzeroFloat32}
+	for iter := 0; iter < 20000; iter++ {
+		n := 1 + r.IntN(40)
+		xb := make([]float32, n)
+		for i := range xb {
+			switch r.IntN(4) {
+			case 0:
+				xb[i] = specials[r.IntN(len(specials))]
+			case 1:
+				xb[i] = float32(r.IntN(5) - 2)
+			default:
+				xb[i] = float32(r.NormFloat64())
+			}
+		}
+		var wantMax, wantAmax, wantC float32
+		for _, v := range xb {
+			if wantAmax < abs32(v) {
+				wantAmax = abs32(v)
+				wantMax = v
+			}
+			wantC = cmax(wantC, abs32(v))
+		}
+		gotMax, gotAmax := amaxSigned(xb)
+		if math.Float32bits(gotMax) != math.Float32bits(wantMax) || gotAmax != wantAmax {
+			t.Fatalf("amaxSigned(%v) = %v, %v; C loop %v, %v", xb, gotMax, gotAmax, wantMax, wantAmax)
+		}
+		if got := absMaxC(xb); math.Float32bits(got) != math.Float32bits(wantC) &&
+			!(math.IsNaN(float64(got)) && math.IsNaN(float64(wantC))) {
+			t.Fatalf("absMaxC(%v) = %v; C loop %v", xb, got, wantC)
+		}
+	}
+}

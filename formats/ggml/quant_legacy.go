@@ -3,6 +3,7 @@ package ggml
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // Ports of ggml-quants.c's quantize_row_{q4_0,q4_1,q5_0,q5_1,q8_0}_ref and
@@ -58,16 +59,38 @@ func quantQ8_0(y []byte, x []float32, _ []float32) {
 // and whether xb holds a NaN. Comparing the bits of non-NaN magnitudes as
 // integers orders them as floats do, and compiles without branches.
 func absMaxBits(xb []float32) (amax uint32, nan bool) {
-	var nanBits uint32
-	for _, v := range xb {
-		a := math.Float32bits(v) &^ (1 << 31)
-		nanBits |= a + (0x7fffffff - 0x7f800000) // bit 31 set iff a > 0x7f800000
-		if a > 0x7f800000 {
-			a = 0
-		}
-		amax = max(amax, a)
+	u := f32bits(xb)
+	var m0, m1, m2, m3 uint32
+	i := 0
+	for ; i+4 <= len(u); i += 4 {
+		m0 = max(m0, u[i]&^(1<<31))
+		m1 = max(m1, u[i+1]&^(1<<31))
+		m2 = max(m2, u[i+2]&^(1<<31))
+		m3 = max(m3, u[i+3]&^(1<<31))
 	}
-	return amax, nanBits&(1<<31) != 0
+	for ; i < len(u); i++ {
+		m0 = max(m0, u[i]&^(1<<31))
+	}
+	amax = max(m0, m1, m2, m3)
+	if amax <= 0x7f800000 {
+		return amax, false
+	}
+	// a NaN is the largest "magnitude": redo without NaNs
+	amax = 0
+	for _, b := range u {
+		if a := b &^ (1 << 31); a <= 0x7f800000 {
+			amax = max(amax, a)
+		}
+	}
+	return amax, true
+}
+
+// f32bits views float32s as their IEEE bits without copying.
+func f32bits(x []float32) []uint32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), len(x))
 }
 
 // amaxSigned returns the element of largest magnitude (the first of ties,
@@ -78,9 +101,9 @@ func amaxSigned(xb []float32) (max, amax float32) {
 	if ab == 0 {
 		return 0, 0
 	}
-	for _, v := range xb {
-		if math.Float32bits(v)&^(1<<31) == ab {
-			return v, math.Float32frombits(ab)
+	for i, b := range f32bits(xb) {
+		if b&^(1<<31) == ab {
+			return xb[i], math.Float32frombits(ab)
 		}
 	}
 	panic("unreachable")
