@@ -226,6 +226,9 @@ DISTS = ["normal", "uniform", "heavy", "positive", "scaled", "outliers", "specia
 
 
 def test_oracle_is_the_pinned_build(ggml):
+    if not os.environ.get("MLMF_LIBGGML"):
+        import llama_cpp
+        assert llama_cpp.__version__ == "0.3.36", "requirements.txt pins llama-cpp-python==0.3.36"
     # the library we compare against answers for the types we need
     for name in QUANT_TYPES:
         assert ggml.row_size(gid(name), 256) > 0
