@@ -21,21 +21,56 @@ func cmax(a, b float32) float32 {
 }
 
 func quantF32(y []byte, x []float32, _ []float32) {
+	if out, ok := native16(y); ok {
+		copy(unsafe.Slice((*float32)(unsafe.Pointer(&out[0])), len(x)), x)
+		return
+	}
 	for i, v := range x {
 		binary.LittleEndian.PutUint32(y[4*i:], math.Float32bits(v))
 	}
 }
 
 func quantF16(y []byte, x []float32, _ []float32) {
+	if out, ok := native16(y); ok {
+		out = out[:len(x)]
+		for i, v := range x {
+			out[i] = fp32ToFP16(v)
+		}
+		return
+	}
 	for i, v := range x {
 		put16(y[2*i:], fp32ToFP16(v))
 	}
 }
 
 func quantBF16(y []byte, x []float32, _ []float32) {
+	if out, ok := native16(y); ok {
+		out = out[:len(x)]
+		for i, u := range f32bits(x) {
+			r := uint16((u + (0x7fff + ((u >> 16) & 1))) >> 16)
+			if u&0x7fffffff > 0x7f800000 {
+				r = uint16(u>>16) | 64
+			}
+			out[i] = r
+		}
+		return
+	}
 	for i, v := range x {
 		put16(y[2*i:], fp32ToBF16(v))
 	}
+}
+
+// littleEndian reports whether this machine stores integers as GGUF does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// native16 views y as uint16s when that is the file's little-endian
+// layout and y is aligned for it (y[0] 4-byte aligned, so the float32 view
+// of F32 rows is aligned too); otherwise callers take the byte path.
+func native16(y []byte) ([]uint16, bool) {
+	if !littleEndian || len(y) < 2 || uintptr(unsafe.Pointer(&y[0]))%4 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&y[0])), len(y)/2), true
 }
 
 func quantQ8_0(y []byte, x []float32, _ []float32) {
