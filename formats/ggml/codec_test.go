@@ -329,3 +329,32 @@ func TestUnalignedOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestMinMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+	for iter := 0; iter < 20000; iter++ {
+		xb := make([]float32, 1+r.IntN(40))
+		for i := range xb {
+			if r.IntN(3) == 0 {
+				xb[i] = specials[r.IntN(len(specials))]
+			} else {
+				xb[i] = float32(r.NormFloat64())
+			}
+		}
+		wantMin, wantMax := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+		for _, v := range xb {
+			if v < wantMin {
+				wantMin = v
+			}
+			if v > wantMax {
+				wantMax = v
+			}
+		}
+		gotMin, gotMax := minMax(xb)
+		if math.Float32bits(gotMin) != math.Float32bits(wantMin) || math.Float32bits(gotMax) != math.Float32bits(wantMax) {
+			t.Fatalf("minMax(%v) = %v, %v; C loop %v, %v", xb, gotMin, gotMax, wantMin, wantMax)
+		}
+	}
+}

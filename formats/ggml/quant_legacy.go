@@ -159,17 +159,49 @@ func absMaxC(xb []float32) float32 {
 	return amax
 }
 
-func minMax(xb []float32) (min, max float32) {
-	min, max = math.MaxFloat32, -math.MaxFloat32
+// minMax is the C loop `if (v < min) min = v; if (v > max) max = v;` from
+// min = FLT_MAX, max = -FLT_MAX. Without NaNs and unless a result is a
+// zero (where C keeps the first of +0 and -0), it equals the minimum and
+// maximum of the floats' order-preserving integer keys, found branch-free.
+func minMax(xb []float32) (lo32, hi32 float32) {
+	u := f32bits(xb)
+	key := func(b uint32) int32 { return int32(b) ^ (int32(b)>>31)&0x7fffffff }
+	lo, hi := key(math.Float32bits(math.MaxFloat32)), key(math.Float32bits(-math.MaxFloat32))
+	var amax uint32
+	for _, b := range u {
+		k := key(b)
+		lo = min32(lo, k)
+		hi = max32(hi, k)
+		amax = max(amax, b&^(1<<31))
+	}
+	if amax <= 0x7f800000 && lo != 0 && lo != -1 && hi != 0 && hi != -1 {
+		unkey := func(k int32) float32 { return math.Float32frombits(uint32(k ^ (k>>31)&0x7fffffff)) }
+		return unkey(lo), unkey(hi)
+	}
+	lo32, hi32 = math.MaxFloat32, -math.MaxFloat32
 	for _, v := range xb {
-		if v < min {
-			min = v
+		if v < lo32 {
+			lo32 = v
 		}
-		if v > max {
-			max = v
+		if v > hi32 {
+			hi32 = v
 		}
 	}
-	return min, max
+	return lo32, hi32
+}
+
+func min32(a, b int32) int32 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func max32(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // rowSigma2 is sum(x*x)/n over a whole row, the variance proxy of the
