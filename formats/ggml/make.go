@@ -92,23 +92,42 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 		wv[i] = w[i] * v
 	}
 	trials := [18]int{-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	for k := 0; k < len(trials); k += 2 {
-		ia, ib := trials[k], trials[k+1]
-		isA := -(float32(nmax) + float32(0.1*float32(ia))) / max
-		isB := -(float32(nmax) + float32(0.1*float32(ib))) / max
-		sxA, s2A, sxB, s2B := qxSums2(x, w, wv, isA, isB, nm)
-		if s2A > 0 && float32(sxA*sxA) > float32(best*s2A) {
-			qxLevels(x, L, isA, nm)
-			scale = sxA / s2A
-			best = scale * sxA
+	for k := 0; k < len(trials); k += 3 {
+		var is [3]float32
+		for j := range is {
+			is[j] = -(float32(nmax) + float32(0.1*float32(trials[k+j]))) / max
 		}
-		if s2B > 0 && float32(sxB*sxB) > float32(best*s2B) {
-			qxLevels(x, L, isB, nm)
-			scale = sxB / s2B
-			best = scale * sxB
+		sums := qxSums3(x, w, wv, is[0], is[1], is[2], nm)
+		for j := range is {
+			sumlx, suml2 := sums[2*j], sums[2*j+1]
+			if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+				qxLevels(x, L, is[j], nm)
+				scale = sumlx / suml2
+				best = scale * sumlx
+			}
 		}
 	}
 	return scale
+}
+
+// qxSums3 forms make_qx_quants' trial sums (sumlx, suml2) for three
+// scales in one pass: six independent float chains.
+func qxSums3(x, w, wv []float32, isA, isB, isC float32, nm int32) (s [6]float32) {
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	var sxA, s2A, sxB, s2B, sxC, s2C float32
+	for i, v := range x {
+		la := float32(clampI(nearestInt(float32(isA*v)), -nm, nm-1))
+		lb := float32(clampI(nearestInt(float32(isB*v)), -nm, nm-1))
+		lc := float32(clampI(nearestInt(float32(isC*v)), -nm, nm-1))
+		sxA += float32(wv[i] * la)
+		s2A += float32(float32(w[i]*la) * la)
+		sxB += float32(wv[i] * lb)
+		s2B += float32(float32(w[i]*lb) * lb)
+		sxC += float32(wv[i] * lc)
+		s2C += float32(float32(w[i]*lc) * lc)
+	}
+	return [6]float32{sxA, s2A, sxB, s2B, sxC, s2C}
 }
 
 // qxSums2 forms make_qx_quants' trial sums for two scales in one pass.
