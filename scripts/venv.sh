@@ -25,5 +25,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "venv.sh: installing test oracles into $VENV (first run takes a few minutes)"
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+# llama-cpp-python builds llama.cpp from source (several minutes on 2 cores);
+# GGML_NATIVE=OFF keeps the build independent of the CPU it runs on.
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
 echo "$want" > "$stamp"
