@@ -123,7 +123,7 @@ func sample32(n int) []uint32 {
 
 func TestFastMatchesGenericF32(t *testing.T) {
 	t.Parallel()
-	u := sample32(1 << 18)
+	u := sample32(1 << 18 / sampleScale)
 	src := make([]byte, 4*len(u))
 	for i, x := range u {
 		binary.LittleEndian.PutUint32(src[4*i:], x)
@@ -523,7 +523,7 @@ func sample64(n int) []uint64 {
 
 func TestFastMatchesGenericF64(t *testing.T) {
 	t.Parallel()
-	u := sample64(1 << 16)
+	u := sample64(1 << 16 / sampleScale)
 	src := make([]byte, 8*len(u))
 	for i, x := range u {
 		binary.LittleEndian.PutUint64(src[8*i:], x)
