@@ -106,7 +106,7 @@ func TestFastMatchesGeneric(t *testing.T) {
 func sample32(n int) []uint32 {
 	r := rand.New(rand.NewPCG(1, 2))
 	var out []uint32
-	for u := uint64(0); u < 1<<32; u += 4093 {
+	for u := uint64(0); u < 1<<32; u += 4093 * sampleScale {
 		out = append(out, uint32(u))
 	}
 	for _, base := range []uint32{0, 0x33000000, 0x33800000, 0x387FC000, 0x38800000, 0x477FE000, 0x477FF000,
