@@ -268,8 +268,8 @@ func (m *Mapper) Report(tensors []formats.TensorInfo) *Report {
 	}
 	claims := map[slot][]string{}
 	produced := map[string]map[int]bool{} // canonical → experts seen (-1: whole tensor)
-	maxBid := map[string]int{}           // blocks variable → highest block seen
-	stackedCount := map[string]string{}  // canonical → count variable of its stacked rule
+	maxBid := map[string]int{}            // blocks variable → highest block seen
+	stackedCount := map[string]string{}   // canonical → count variable of its stacked rule
 	var leaves []*leaf
 	for _, t := range tensors {
 		mp, l, ok := m.resolve(t.Name)
