@@ -28,23 +28,23 @@ import (
 //
 // Names on both sides are full tensor names, suffix included.
 type Rules struct {
-	Arch  string     `yaml:"arch,omitempty"`
-	Rules []UserRule `yaml:"rules,omitempty"`
-	Skip  []string   `yaml:"skip,omitempty"`
+	Arch  string     `json:"arch,omitempty" yaml:"arch,omitempty"`
+	Rules []UserRule `json:"rules,omitempty" yaml:"rules,omitempty"`
+	Skip  []string   `json:"skip,omitempty" yaml:"skip,omitempty"`
 	// Source is the file the rules came from, for messages.
-	Source string `yaml:"-"`
+	Source string `json:"source,omitempty" yaml:"-"`
 }
 
 // UserRule maps HF names to canonical names, by template (HF) or by regular
 // expression (Match); exactly one of the two is set.
 type UserRule struct {
-	HF           string `yaml:"hf,omitempty"`
-	Match        string `yaml:"match,omitempty"`
-	Canonical    string `yaml:"canonical"`
-	Transform    string `yaml:"transform,omitempty"`
-	TransformArg string `yaml:"transform_arg,omitempty"`
+	HF           string `json:"hf,omitempty" yaml:"hf,omitempty"`
+	Match        string `json:"match,omitempty" yaml:"match,omitempty"`
+	Canonical    string `json:"canonical" yaml:"canonical"`
+	Transform    string `json:"transform,omitempty" yaml:"transform,omitempty"`
+	TransformArg string `json:"transform_arg,omitempty" yaml:"transform_arg,omitempty"`
 	// Line is the rule's line in its file (0 when built in memory).
-	Line int `yaml:"-"`
+	Line int `json:"line,omitempty" yaml:"-"`
 }
 
 // Limits on mapping files: they are small, hand-written documents.
