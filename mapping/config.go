@@ -194,11 +194,17 @@ func ParseConfig(data []byte, source string) (*ModelConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a := lookupConfigArch(c); a != nil {
-		c.applyDefaults(a.Defaults)
-	}
-	if c.TextConfig != nil {
-		if a := lookupConfigArch(c.TextConfig); a != nil {
+	if c.TextConfig == nil {
+		if a := lookupConfigArch(c); a != nil {
+			c.applyDefaults(a.Defaults)
+		}
+	} else {
+		// A multimodal wrapper: the defaults belong to the language model.
+		a := lookupConfigArch(c.TextConfig)
+		if a == nil {
+			a = lookupConfigArch(c)
+		}
+		if a != nil {
 			c.TextConfig.applyDefaults(a.Defaults)
 		}
 	}
@@ -248,7 +254,9 @@ func parseConfigObject(data []byte, source, prefix string) (*ModelConfig, error)
 		if used["\x00"+k] {
 			continue
 		}
-		if k == "text_config" {
+		if k == "text_config" && prefix == "" {
+			// Only one level: a text_config inside a text_config is kept
+			// verbatim, which also bounds the recursion on hostile input.
 			if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 				c.Extra[k] = v
 				continue
