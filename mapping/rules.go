@@ -227,7 +227,7 @@ func (u UserRule) check() string {
 	if err != nil {
 		return "field \"match\": " + err.Error()
 	}
-	if strings.Contains(u.Canonical, "{") {
+	if strings.Contains(u.Canonical, "{bid}") || strings.Contains(u.Canonical, "{xid}") {
 		return "field \"canonical\": a match rule fills the name with $1 or ${name}, not {bid}"
 	}
 	for _, ref := range dollarRefs.FindAllStringSubmatch(u.Canonical, -1) {
