@@ -86,6 +86,10 @@ type TensorRule struct {
 	// Count names the config variable holding the {xid} count ("n_expert"
 	// when empty).
 	Count string `json:"count,omitempty" yaml:"count,omitempty"`
+	// Tied marks the output projection: when the config sets
+	// tie_word_embeddings it duplicates the embedding, and exports drop it
+	// (llama.cpp falls back to token_embd).
+	Tied bool `json:"tied,omitempty" yaml:"tied,omitempty"`
 }
 
 // Presence says whether a tensor must, may or must not exist.
@@ -119,6 +123,10 @@ const (
 	OpSplit = "split"
 	// OpTranspose transposes a GPT-2 Conv1D weight ([in, out] → [out, in]).
 	OpTranspose = "transpose"
+	// OpSplitKVB cuts DeepSeek's kv_b_proj [n_head*(qk_nope+v_head),
+	// kv_lora_rank] into attn_k_b [n_head, kv_lora_rank, qk_nope] (transposed
+	// per head) and attn_v_b [n_head, v_head, kv_lora_rank].
+	OpSplitKVB = "split_kv_b"
 	// OpRegroupQKV reorders a fused per-head-interleaved QKV (GPT-NeoX, Falcon
 	// new decoder) into contiguous Q, K, V blocks; Arg names the layout.
 	OpRegroupQKV = "regroup_qkv"
@@ -169,6 +177,7 @@ func (r TensorRule) regroup(layout string) TensorRule {
 	return r
 }
 func (r TensorRule) blocks(v string) TensorRule { r.Blocks = v; return r }
+func (r TensorRule) tied() TensorRule           { r.Tied = true; return r }
 func (r TensorRule) bare(suffix string) TensorRule {
 	r.Bare = true
 	r.BareSuffix = suffix

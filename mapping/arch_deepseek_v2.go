@@ -9,7 +9,7 @@ func deepseekTensors() []TensorRule {
 	return []TensorRule{
 		emb("token_embd", "n_vocab, n_embd", "model.embed_tokens"),
 		norm("output_norm", "n_embd", "model.norm"),
-		emb("output", "n_vocab, n_embd", "lm_head").opt(),
+		emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 		norm("blk.{bid}.attn_norm", "n_embd", hfL+"input_layernorm"),
 		lin("blk.{bid}.attn_q", "n_head*(qk_nope_head_dim+qk_rope_head_dim), n_embd", hfL+"self_attn.q_proj").opt(),
 		lin("blk.{bid}.attn_q_a", "q_lora_rank, n_embd", hfL+"self_attn.q_a_proj").opt(),
@@ -17,7 +17,9 @@ func deepseekTensors() []TensorRule {
 		lin("blk.{bid}.attn_q_b", "n_head*(qk_nope_head_dim+qk_rope_head_dim), q_lora_rank", hfL+"self_attn.q_b_proj").opt(),
 		lin("blk.{bid}.attn_kv_a_mqa", "kv_lora_rank+qk_rope_head_dim, n_embd", hfL+"self_attn.kv_a_proj_with_mqa"),
 		norm("blk.{bid}.attn_kv_a_norm", "kv_lora_rank", hfL+"self_attn.kv_a_layernorm"),
-		lin("blk.{bid}.attn_kv_b", "n_head*(qk_nope_head_dim+v_head_dim), kv_lora_rank", hfL+"self_attn.kv_b_proj"),
+		// Exported as separate K and V up-projections for absorbed MLA.
+		{HF: []string{hfL + "self_attn.kv_b_proj"}, Shape: "n_head*(qk_nope_head_dim+v_head_dim), kv_lora_rank",
+			Split: []string{"blk.{bid}.attn_k_b", "blk.{bid}.attn_v_b"}, Transform: Transform{Op: OpSplitKVB}},
 		lin("blk.{bid}.attn_output", "n_embd, n_head*v_head_dim", hfL+"self_attn.o_proj"),
 		norm("blk.{bid}.ffn_norm", "n_embd", hfL+"post_attention_layernorm"),
 		lin("blk.{bid}.ffn_gate", "n_ff, n_embd", hfL+"mlp.gate_proj").opt(),

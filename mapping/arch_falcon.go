@@ -22,7 +22,7 @@ func init() {
 			lin("blk.{bid}.ffn_up", "n_ff, n_embd", "transformer.h.{bid}.mlp.dense_h_to_4h").optBias(),
 			lin("blk.{bid}.ffn_down", "n_embd, n_ff", "transformer.h.{bid}.mlp.dense_4h_to_h").optBias(),
 			norm("output_norm", "n_embd", "transformer.ln_f").bias(),
-			emb("output", "n_vocab, n_embd", "lm_head").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 		},
 		ImpliedPrefix: "transformer.",
 	})

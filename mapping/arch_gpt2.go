@@ -22,7 +22,7 @@ func init() {
 			lin("blk.{bid}.ffn_up", "n_embd, n_ff", "transformer.h.{bid}.mlp.c_fc").bias().transpose(),
 			lin("blk.{bid}.ffn_down", "n_ff, n_embd", "transformer.h.{bid}.mlp.c_proj").bias().transpose(),
 			norm("output_norm", "n_embd", "transformer.ln_f").bias(),
-			emb("output", "n_vocab, n_embd", "lm_head").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 		},
 		Skip:          []string{"transformer.h.{bid}.attn.bias", "transformer.h.{bid}.attn.masked_bias"},
 		ImpliedPrefix: "transformer.",

@@ -21,7 +21,7 @@ func init() {
 			lin("blk.{bid}.ffn_up", "n_ff, n_embd", "gpt_neox.layers.{bid}.mlp.dense_h_to_4h").bias(),
 			lin("blk.{bid}.ffn_down", "n_embd, n_ff", "gpt_neox.layers.{bid}.mlp.dense_4h_to_h").bias(),
 			norm("output_norm", "n_embd", "gpt_neox.final_layer_norm").bias(),
-			emb("output", "n_vocab, n_embd", "lm_head", "embed_out").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head", "embed_out").tied().opt(),
 		},
 		Skip: []string{"gpt_neox.layers.{bid}.attention.bias", "gpt_neox.layers.{bid}.attention.masked_bias",
 			"gpt_neox.layers.{bid}.attention.rotary_emb.inv_freq", "gpt_neox.rotary_emb.inv_freq"},

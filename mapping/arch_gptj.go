@@ -22,7 +22,7 @@ func init() {
 			lin("blk.{bid}.ffn_up", "n_ff, n_embd", "transformer.h.{bid}.mlp.fc_in").bias(),
 			lin("blk.{bid}.ffn_down", "n_embd, n_ff", "transformer.h.{bid}.mlp.fc_out").bias(),
 			norm("output_norm", "n_embd", "transformer.ln_f").bias(),
-			emb("output", "n_vocab, n_embd", "lm_head").opt().bias(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt().bias(),
 		},
 		Skip:          []string{"transformer.h.{bid}.attn.bias", "transformer.h.{bid}.attn.masked_bias"},
 		ImpliedPrefix: "transformer.",

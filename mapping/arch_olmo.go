@@ -14,7 +14,7 @@ func init() {
 		},
 		Tensors: []TensorRule{
 			emb("token_embd", "n_vocab, n_embd", "model.embed_tokens"),
-			emb("output", "n_vocab, n_embd", "lm_head").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 			lin("blk.{bid}.attn_q", "n_head*head_dim, n_embd", hfL+"self_attn.q_proj"),
 			lin("blk.{bid}.attn_k", "n_head_kv*head_dim, n_embd", hfL+"self_attn.k_proj"),
 			lin("blk.{bid}.attn_v", "n_head_kv*head_dim, n_embd", hfL+"self_attn.v_proj"),

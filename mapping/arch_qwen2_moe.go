@@ -17,7 +17,7 @@ func init() {
 		Tensors: []TensorRule{
 			emb("token_embd", "n_vocab, n_embd", "model.embed_tokens"),
 			norm("output_norm", "n_embd", "model.norm"),
-			emb("output", "n_vocab, n_embd", "lm_head").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 			norm("blk.{bid}.attn_norm", "n_embd", hfL+"input_layernorm"),
 			lin("blk.{bid}.attn_q", "n_head*head_dim, n_embd", hfL+"self_attn.q_proj").bias(),
 			lin("blk.{bid}.attn_k", "n_head_kv*head_dim, n_embd", hfL+"self_attn.k_proj").bias(),

@@ -19,7 +19,7 @@ func init() {
 		},
 		Tensors: []TensorRule{
 			emb("token_embd", "n_vocab, n_embd", "shared"),
-			emb("output", "n_vocab, n_embd", "lm_head").opt(),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
 
 			norm("enc.blk.{bid}.attn_norm", "n_embd", e+"0.layer_norm"),
 			lin("enc.blk.{bid}.attn_q", "n_head*head_dim, n_embd", e+"0.SelfAttention.q"),

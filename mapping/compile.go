@@ -21,6 +21,7 @@ type leaf struct {
 	blocks    string // config variable for the {bid} count
 	count     string // config variable for the {xid} count
 	stacked   bool   // HF has {xid}, canonical does not
+	tied      bool   // duplicate of the embedding when the config ties them
 	variant   int    // index in the rule's HF list
 	rule      int    // index of the rule
 	source    string // "llama" or "rules.yaml:12"
@@ -157,7 +158,7 @@ func compileRule(r TensorRule, idx int, source string) ([]*leaf, error) {
 		}
 		stacked := ht.hasSlot("xid")
 		base := leaf{hf: ht, canon: canon, transform: r.Transform, dtype: r.DType, blocks: r.Blocks,
-			count: r.Count, stacked: stacked, variant: vi, rule: idx, source: source, shape: shape}
+			count: r.Count, stacked: stacked, variant: vi, rule: idx, source: source, shape: shape, tied: r.Tied}
 		if base.blocks == "" {
 			base.blocks = "n_layer"
 		}
@@ -187,6 +188,7 @@ func compileRule(r TensorRule, idx int, source string) ([]*leaf, error) {
 			b.hf = mustSuffix(ht, "bias")
 			b.suffix = "bias"
 			b.bias = true
+			b.tied = false
 			b.required = r.Bias == Required && !r.Optional
 			b.shape = biasShape
 			b.dtype = DTypeF32

@@ -209,6 +209,8 @@ type Report struct {
 	ShapeMismatches []ShapeMismatch `json:"shape_mismatches"`
 	Collisions      []Collision     `json:"collisions"`
 	Summary         Summary         `json:"summary"`
+
+	vars map[string]int64 // config variables, for Plan
 }
 
 // Unmapped is a tensor no rule maps, with the reason when a rule came close.
@@ -261,7 +263,7 @@ type Summary struct {
 func (m *Mapper) Report(tensors []formats.TensorInfo) *Report {
 	r := &Report{Arch: m.arch.Name, GGUFArch: m.arch.GGUFArch,
 		Mapped: []Mapping{}, Skipped: []string{}, Unmapped: []Unmapped{}, Missing: []Missing{},
-		ShapeMismatches: []ShapeMismatch{}, Collisions: []Collision{}}
+		ShapeMismatches: []ShapeMismatch{}, Collisions: []Collision{}, vars: m.vars}
 	type slot struct {
 		canon  string
 		expert int
@@ -273,6 +275,11 @@ func (m *Mapper) Report(tensors []formats.TensorInfo) *Report {
 	var leaves []*leaf
 	for _, t := range tensors {
 		mp, l, ok := m.resolve(t.Name)
+		if ok && l != nil && l.tied && m.cfg != nil && m.cfg.Effective().Tied() {
+			// The config ties the output to the embedding: this is a copy.
+			r.Skipped = append(r.Skipped, t.Name)
+			continue
+		}
 		if !ok {
 			if m.Skipped(t.Name) {
 				r.Skipped = append(r.Skipped, t.Name)

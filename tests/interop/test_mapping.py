@@ -97,11 +97,16 @@ def test_names_match_gguf_py(mapcheck, tmp_path, arch):
     summary = rep["summary"]
     assert summary["ok"], {k: rep[k] for k in ("unmapped", "missing", "shape_mismatches", "collisions")}
     mapped = {m["hf"]: m for m in rep["mapped"]}
+    skipped_ties = {n for n in rep["skipped"] if n.endswith("lm_head.weight")}
     compared = 0
     for name, want in data["gguf_names"].items():
         if want is None:
             continue  # gguf-py maps nothing here (fused or derived tensors, skipped buffers)
+        if name in skipped_ties:
+            continue  # a tied copy of the embedding: mlmf skips it, the name map still agrees
         assert name in mapped, f"{name}: gguf-py maps it to {want}, mlmf does not"
+        if mapped[name].get("parts"):
+            continue  # split by mlmf (DeepSeek kv_b): not one to one; see test_mapping_convert.py
         got = mapped[name]["canonical"]
         if not want.endswith((".weight", ".bias")):
             got = got.removesuffix(".weight")  # gguf-py keeps suffix-less HF parameters suffix-less

@@ -32,6 +32,7 @@ type output struct {
 	ToHF        map[string][]string       `json:"to_hf,omitempty"`
 	Suggestions []mapping.NameSuggestions `json:"suggestions,omitempty"`
 	Config      json.RawMessage           `json:"config,omitempty"`
+	Plan        []mapping.PlanTensor      `json:"plan,omitempty"`
 }
 
 func main() {
@@ -109,6 +110,7 @@ func run() error {
 			return err
 		}
 		out.Report = m.Report(infos)
+		out.Plan = out.Report.Plan()
 		out.Reverse = map[string][]string{}
 		out.ToHF = map[string][]string{}
 		for _, c := range out.Report.Canonicals() {
