@@ -67,7 +67,7 @@ func (m *Mapper) Suggest(tensors []formats.TensorInfo, k int) []NameSuggestions 
 		g := byPattern[pat]
 		if g == nil {
 			g = &group{pattern: pat, block: bid >= 0, shape: t.Shape, bids: map[int]bool{}}
-			g.suffix = lastSegment(t.Name)
+			g.suffix = suffixOf(t.Name)
 			g.bag = nameBag(localPart(pat))
 			byPattern[pat] = g
 			groups = append(groups, g)
@@ -187,8 +187,9 @@ func allUnknown(s []int64) bool {
 	return true
 }
 
-// blockPattern replaces the first all-digit segment of a name (the block
-// index) with {bid}.
+// blockPattern replaces the block index of a name with {bid}: the first
+// all-digit segment, or failing that a block word with the index glued on
+// ("h_3", "layer12", "block_0").
 func blockPattern(name string) (string, int) {
 	segs := strings.Split(name, ".")
 	for i, s := range segs {
@@ -198,7 +199,35 @@ func blockPattern(name string) (string, int) {
 			return strings.Join(segs, "."), n
 		}
 	}
+	for i, s := range segs {
+		word, num := splitOrdinal(s)
+		if num == "" || len(num) > 6 || (len(num) > 1 && num[0] == '0') {
+			continue
+		}
+		if blockWords[strings.ToLower(strings.TrimRight(word, "_-"))] {
+			n, _ := strconv.Atoi(num)
+			segs[i] = word + "{bid}"
+			return strings.Join(segs, "."), n
+		}
+	}
 	return name, -1
+}
+
+// blockWords are the words that carry a glued-on block index.
+var blockWords = map[string]bool{"h": true, "l": true, "layer": true, "layers": true, "block": true, "blocks": true,
+	"blk": true, "decoder_layer": true, "encoder_layer": true, "transformer_block": true}
+
+// suffixOf returns a name's canonical suffix: weight or bias, reading the
+// spellings other frameworks use (Flax kernel/scale, TF gamma/beta).
+func suffixOf(name string) string {
+	s := lastSegment(name)
+	switch strings.ToLower(s) {
+	case "kernel", "w", "gamma", "scale", "g":
+		return "weight"
+	case "b", "beta":
+		return "bias"
+	}
+	return s
 }
 
 // localPart drops the block prefix (everything up to {bid}) and the suffix.
@@ -330,7 +359,7 @@ var canonicalHints = map[string]bag{
 	"ffn_down":    {"ord2": 1.5, "out": 1},
 	"output_norm": {"final": 3},
 	"output":      {"head": 3},
-	"token_embd":  {"tok": 1},
+	"token_embd":  {"tok": 1, "in": 1},
 	"attn_output": {"out": 1},
 }
 
@@ -379,6 +408,9 @@ var synonyms = map[string][]string{
 	"tok": {"tok"}, "token": {"tok"}, "tokens": {"tok"}, "word": {"tok"}, "vocab": {"tok"},
 	"wpe": {"embd", "pos"}, "pos": {"pos"}, "position": {"pos"}, "positional": {"pos"}, "positions": {"pos"},
 	"lm_head": {"head"}, "head": {"head"}, "logits": {"head"}, "unembed": {"head"}, "classifier": {"head"},
+	"projector": {"head"}, "lm": {"head"}, "embed_out": {"head"}, "embed_in": {"embd", "tok"},
+	// T5 names its gated MLP wi_0 (gate) and wi_1 (up).
+	"wi_0": {"gate"}, "wi_1": {"up"},
 }
 
 var conceptWeight = map[string]float64{
