@@ -249,3 +249,61 @@ func BenchmarkReport(b *testing.B) {
 		m.Report(ts)
 	}
 }
+
+// TestPerExpertMoE: Hub checkpoints keep one module per expert; they stack
+// into the same canonical tensors as transformers 5's fused parameters, a
+// missing expert is reported, and mixing both forms collides.
+func TestPerExpertMoE(t *testing.T) {
+	cfg := &ModelConfig{HiddenSize: 64, NumLayers: 2, NumHeads: 4, NumKVHeads: 2, IntermediateSize: 128, VocabSize: 256, NumExperts: 4}
+	m, err := NewMapper("mixtral", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []formats.TensorInfo
+	add := func(n string, s ...int64) { ts = append(ts, formats.TensorInfo{Name: n, Shape: s}) }
+	add("model.embed_tokens.weight", 256, 64)
+	add("model.norm.weight", 64)
+	add("lm_head.weight", 256, 64)
+	for b := 0; b < 2; b++ {
+		p := fmt.Sprintf("model.layers.%d.", b)
+		add(p+"input_layernorm.weight", 64)
+		add(p+"post_attention_layernorm.weight", 64)
+		add(p+"self_attn.q_proj.weight", 64, 64)
+		add(p+"self_attn.k_proj.weight", 32, 64)
+		add(p+"self_attn.v_proj.weight", 32, 64)
+		add(p+"self_attn.o_proj.weight", 64, 64)
+		add(p+"block_sparse_moe.gate.weight", 4, 64)
+		for x := 0; x < 4; x++ {
+			e := fmt.Sprintf("%sblock_sparse_moe.experts.%d.", p, x)
+			add(e+"w1.weight", 128, 64)
+			if !(b == 1 && x == 3) {
+				add(e+"w2.weight", 64, 128)
+			}
+			add(e+"w3.weight", 128, 64)
+		}
+	}
+	rep := m.Report(ts)
+	if rep.Summary.Unmapped != 0 || rep.Summary.ShapeMismatches != 0 || rep.Summary.Collisions != 0 {
+		t.Fatalf("report: %+v", rep.Summary)
+	}
+	if len(rep.Missing) != 1 || rep.Missing[0].Canonical != "blk.1.ffn_down_exps.weight" || rep.Missing[0].Expert == nil || *rep.Missing[0].Expert != 3 {
+		t.Errorf("missing expert not reported: %+v", rep.Missing)
+	}
+	plan := map[string]PlanTensor{}
+	for _, p := range rep.Plan() {
+		plan[p.Name] = p
+	}
+	g := plan["blk.0.ffn_gate_exps.weight"]
+	if fmt.Sprint(g.Shape) != "[4 128 64]" || len(g.Sources) != 4 || g.Sources[2] != "model.layers.0.block_sparse_moe.experts.2.w1.weight" || g.Transform.Op != OpStackExperts {
+		t.Errorf("stacked plan: %+v", g)
+	}
+	if got := rep.HFNames("blk.0.ffn_up_exps.weight"); len(got) != 4 || got[3] != "model.layers.0.block_sparse_moe.experts.3.w3.weight" {
+		t.Errorf("reverse of stacked: %v", got)
+	}
+	// Fused and per-expert forms of the same tensor collide.
+	ts = append(ts, formats.TensorInfo{Name: "model.layers.0.mlp.experts.gate_up_proj", Shape: []int64{4, 256, 64}})
+	rep = m.Report(ts)
+	if rep.Summary.Collisions == 0 {
+		t.Error("fused + per-expert experts not reported as colliding")
+	}
+}
