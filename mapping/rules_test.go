@@ -26,7 +26,8 @@ func TestLoadRules(t *testing.T) {
 	cases := map[string]string{
 		"blocks.3.q.weight":                      "blk.3.attn_q.weight",
 		"blocks.3.k.weight":                      "blk.3.attn_k.weight",
-		"blocks.12.ffn_in.weight":                "blk.12.ffn_in.weight",
+		"blocks.12.ffn_in.weight":                "blk.12.ffn_up.weight",
+		"blocks.12.ffn_in.bias":                  "blk.12.ffn_up.bias",
 		"blocks.0.experts.7.w1.weight":           "blk.0.ffn_gate_exps.weight",
 		"model.layers.2.self_attn.v_proj.weight": "blk.2.attn_v.weight", // built-in rules still apply
 	}
