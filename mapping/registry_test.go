@@ -307,3 +307,33 @@ func TestPerExpertMoE(t *testing.T) {
 		t.Error("fused + per-expert experts not reported as colliding")
 	}
 }
+
+// FuzzNames feeds arbitrary tensor names and shapes through mapping,
+// reporting, planning and suggesting: none of them may panic.
+func FuzzNames(f *testing.F) {
+	f.Add("model.layers.0.self_attn.q_proj.weight", int64(64), int64(64), "llama")
+	f.Add("model.layers.1.mlp.experts.gate_up_proj", int64(4), int64(256), "mixtral")
+	f.Add("h_3.attn.q.kernel", int64(-1), int64(0), "gpt2")
+	f.Add("model.layers.9999999.self_attn.kv_b_proj.weight", int64(1), int64(1), "deepseek_v3")
+	f.Add("", int64(0), int64(0), "t5")
+	f.Fuzz(func(t *testing.T, name string, d0, d1 int64, arch string) {
+		if _, err := Lookup(arch); err != nil {
+			arch = "llama"
+		}
+		cfg := &ModelConfig{HiddenSize: 64, NumLayers: 2, NumHeads: 4, NumExperts: 4, KVLoraRank: 16, QKNopeHeadDim: 16, VHeadDim: 16}
+		for _, c := range []*ModelConfig{nil, cfg} {
+			m, err := NewMapper(arch, c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := []formats.TensorInfo{{Name: name, Shape: []int64{d0, d1}}, {Name: name + ".weight", Shape: []int64{d1}}}
+			rep := m.Report(ts)
+			rep.Plan()
+			m.Suggest(ts, 3)
+			if mp, ok := m.ToCanonical(name); ok {
+				m.ToHF(mp.Canonical)
+			}
+			m.ToHF(name)
+		}
+	})
+}
