@@ -15,6 +15,16 @@ func TestDetectFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			a, _ := Lookup(fx.Arch)
+			if len(a.HFClasses) == 0 {
+				// Consolidated naming: params.json names no architecture
+				// and GGUF files never carry these names; names decide.
+				d := Detect(DetectInput{Config: cfg, Tensors: fx.infos()})
+				if !slices.Contains(d.Candidates, fx.Arch) || d.Source != "tensor-names" {
+					t.Errorf("from params.json and names: %+v", d)
+				}
+				return
+			}
 			d := Detect(DetectInput{Config: cfg, Tensors: fx.infos()})
 			if d.Arch != fx.Arch || d.Ambiguous || d.Source != "config.architectures" {
 				t.Errorf("from config: %+v", d)

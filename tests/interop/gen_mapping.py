@@ -113,12 +113,53 @@ def build(name):
     }
 
 
+# Meta's consolidated.*.pth naming (Mistral's releases share it) has no
+# transformers class: its tensor list is written out from the original
+# layout, with params.json as the config.
+CONSOLIDATED = ["llama_consolidated", "mistral_consolidated"]
+
+
+def build_consolidated(name, n_layers=2, dim=64, n_heads=4, n_kv=2, ffn=128, vocab=256):
+    hd = dim // n_heads
+    tensors = [{"name": "tok_embeddings.weight", "shape": [vocab, dim]}]
+    for b in range(n_layers):
+        p = f"layers.{b}."
+        tensors += [
+            {"name": p + "attention.wq.weight", "shape": [n_heads * hd, dim]},
+            {"name": p + "attention.wk.weight", "shape": [n_kv * hd, dim]},
+            {"name": p + "attention.wv.weight", "shape": [n_kv * hd, dim]},
+            {"name": p + "attention.wo.weight", "shape": [dim, n_heads * hd]},
+            {"name": p + "feed_forward.w1.weight", "shape": [ffn, dim]},
+            {"name": p + "feed_forward.w2.weight", "shape": [dim, ffn]},
+            {"name": p + "feed_forward.w3.weight", "shape": [ffn, dim]},
+            {"name": p + "attention_norm.weight", "shape": [dim]},
+            {"name": p + "ffn_norm.weight", "shape": [dim]},
+        ]
+    tensors += [{"name": "norm.weight", "shape": [dim]}, {"name": "output.weight", "shape": [vocab, dim]}]
+    config = {"dim": dim, "n_layers": n_layers, "n_heads": n_heads, "n_kv_heads": n_kv, "vocab_size": vocab,
+              "norm_eps": 1e-5, "multiple_of": 32, "hidden_dim": ffn}
+    return {
+        "arch": name,
+        "gguf_arch": "llama",
+        "versions": {"gguf": "0.19.0"},
+        "config": config,
+        "tensors": tensors,
+        "gguf_names": gguf_map("llama", n_layers, [t["name"] for t in tensors]),
+    }
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(__file__), "..", "..", "testdata", "mapping", "hf")
     os.makedirs(out, exist_ok=True)
     for name in MODELS:
         data = build(name)
+        with open(os.path.join(out, name + ".json"), "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.write("\n")
+        print(name, len(data["tensors"]), "tensors")
+    for name in CONSOLIDATED:
+        data = build_consolidated(name)
         with open(os.path.join(out, name + ".json"), "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
             f.write("\n")

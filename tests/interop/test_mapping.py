@@ -48,7 +48,9 @@ _models = {}
 def model(name):
     """The model's fixture data: rebuilt with transformers when available."""
     if name not in _models:
-        if HAVE_TRANSFORMERS:
+        if name in gen_mapping.CONSOLIDATED:
+            _models[name] = gen_mapping.build_consolidated(name)
+        elif HAVE_TRANSFORMERS:
             _models[name] = gen_mapping.build(name)
         else:
             with open(os.path.join(FIXTURES, name + ".json")) as f:
@@ -72,6 +74,7 @@ def run_mapcheck(binary, tmp_path, tensors, config=None, kv=None, args=()):
 
 
 ARCHS = list(gen_mapping.MODELS)
+ALL_NAMINGS = ARCHS + gen_mapping.CONSOLIDATED
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -86,10 +89,11 @@ def test_fixture_is_current(arch):
     assert fresh["gguf_names"] == committed["gguf_names"]
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ALL_NAMINGS)
 def test_names_match_gguf_py(mapcheck, tmp_path, arch):
     data = model(arch)
-    out = run_mapcheck(mapcheck, tmp_path, data["tensors"], config=data["config"])
+    args = ["-arch", arch] if arch in gen_mapping.CONSOLIDATED else []  # params.json names no architecture
+    out = run_mapcheck(mapcheck, tmp_path, data["tensors"], config=data["config"], args=args)
     det = out["detection"]
     assert det["arch"] == arch and not det["ambiguous"], det
     rep = out["report"]
@@ -128,7 +132,7 @@ def test_names_match_gguf_py(mapcheck, tmp_path, arch):
 
 # Architectures whose tensors are identical to another's: detection from
 # names alone must name all of them.
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ALL_NAMINGS)
 def test_detect_from_names(mapcheck, tmp_path, arch):
     data = model(arch)
     out = run_mapcheck(mapcheck, tmp_path, data["tensors"])
