@@ -1,5 +1,10 @@
 module mlmf
 
-go 1.26
+go 1.26.0
 
-require gopkg.in/yaml.v3 v3.0.1
+require (
+	github.com/x448/float16 v0.8.4
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
+	gopkg.in/yaml.v3 v3.0.1
+)

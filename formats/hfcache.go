@@ -14,6 +14,7 @@ const HFScheme = "hf://"
 var (
 	repoPart   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	commitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	prRef      = regexp.MustCompile(`^refs/pr/[0-9]+$`)
 )
 
 // HFCacheDir returns the hub cache directory: $HF_HUB_CACHE, else
@@ -45,26 +46,31 @@ func ResolveHF(ref string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%q is not an %s reference", ref, HFScheme)
 	}
-	parts := strings.SplitN(rest, "/", 3)
-	if len(parts) < 2 {
+	org, rest, ok := strings.Cut(rest, "/")
+	if !ok || rest == "" {
 		return "", fmt.Errorf("%s: want hf://org/name[@revision][/file]: %w", ref, ErrNotFound)
 	}
-	org, name := parts[0], parts[1]
-	revision := "main"
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		name, revision = name[:i], name[i+1:]
-	}
-	var sub string
-	if len(parts) == 3 {
-		sub = parts[2]
-		// A revision may also follow the file path's repo part: org/name@rev/file
-		// is handled above; reject path escapes here.
-		if strings.Contains("/"+sub+"/", "/../") || filepath.IsAbs(sub) {
-			return "", fmt.Errorf("%s: file path %q leaves the repository", ref, sub)
+	name, sub, revision := rest, "", "main"
+	if at := strings.IndexByte(rest, '@'); at >= 0 && !strings.Contains(rest[:at], "/") {
+		name = rest[:at]
+		after := rest[at+1:]
+		segs := 1
+		if strings.HasPrefix(after, "refs/pr/") {
+			segs = 3 // pull-request refs: refs/pr/N
 		}
+		parts := strings.SplitN(after, "/", segs+1)
+		revision = strings.Join(parts[:min(segs, len(parts))], "/")
+		if len(parts) > segs {
+			sub = parts[segs]
+		}
+	} else {
+		name, sub, _ = strings.Cut(rest, "/")
+	}
+	if sub != "" && (strings.Contains("/"+sub+"/", "/../") || filepath.IsAbs(sub)) {
+		return "", fmt.Errorf("%s: file path %q leaves the repository", ref, sub)
 	}
 	if !repoPart.MatchString(org) || !repoPart.MatchString(name) || revision == "" ||
-		strings.ContainsAny(revision, `/\`) && !strings.HasPrefix(revision, "refs/pr/") {
+		strings.ContainsAny(revision, `/\`) && !prRef.MatchString(revision) || revision == ".." || revision == "." {
 		return "", fmt.Errorf("%s: malformed hub reference", ref)
 	}
 	cache := HFCacheDir()

@@ -66,8 +66,11 @@ func init() {
 	}})
 	Register(Format{Name: "pytorch", Exts: []string{".pt", ".pth", ".bin", ".ckpt"}, Sniff: func(h []byte) bool {
 		// Pickle protocol 2+ (legacy torch.save) starts with PROTO (0x80) then
-		// the version; the zip format's first entry is <name>/data.pkl or similar.
-		if len(h) >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5 {
+		// the version and another opcode, never 0x00: a safetensors file
+		// whose header length is 0x280, 0x380, 0x480 or 0x580 starts with
+		// 0x80 0x0[2-5] 0x00 and must not be taken for a pickle. The zip
+		// format's first entry is <name>/data.pkl or similar.
+		if len(h) >= 3 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5 && h[2] != 0 {
 			return true
 		}
 		return bytes.HasPrefix(h, []byte("PK\x03\x04")) && bytes.Contains(h, []byte("/"))

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/term"
+
+	"mlmf/engine"
+	"mlmf/formats"
+)
+
+func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dtype := fs.String("dtype", "", "cast floating-point tensors to this dtype (F32, F16, BF16, F64, F8_E4M3, F8_E5M2)")
+	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
+	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
+	to := fs.String("to", "safetensors", "target format (safetensors)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return errUsage
+	}
+	if *to != "safetensors" {
+		return fmt.Errorf("convert: --to %s is not available yet (only safetensors)", *to)
+	}
+	req := engine.ConvertRequest{Source: pos[0], Output: pos[1], Saturate: *saturate}
+	if *dtype != "" {
+		d, err := formats.ParseDType(*dtype)
+		if err != nil {
+			return fmt.Errorf("convert: --dtype: %w", err)
+		}
+		req.DType = d
+	}
+	if *shard != "" {
+		n, err := parseSize(*shard)
+		if err != nil {
+			return fmt.Errorf("convert: --shard-size: %w", err)
+		}
+		req.ShardSize = n
+	}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	res, err := engine.Convert(ctx, req, func(p engine.Progress) {
+		if tty {
+			fmt.Fprintf(stderr, "\r%s %3d%%  %d/%d tensors", bar(p.Bytes, p.TotalBytes, 30), percent(p.Bytes, p.TotalBytes), p.Index, p.Count)
+		} else if p.Index == p.Count || p.Index%100 == 0 {
+			fmt.Fprintf(stderr, "progress %d/%d tensors %d/%d bytes\n", p.Index, p.Count, p.Bytes, p.TotalBytes)
+		}
+	})
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	secs := res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "wrote %s: %d tensors (%d cast), %s in %.2fs (%.0f MB/s)\n",
+		strings.Join(res.Files, ", "), res.Tensors, res.Converted, humanBytes(res.Bytes), secs, float64(res.Bytes)/1e6/max(secs, 1e-9))
+	return nil
+}
+
+func percent(a, b int64) int64 {
+	if b == 0 {
+		return 100
+	}
+	return a * 100 / b
+}
+
+func bar(a, b int64, width int) string {
+	n := int(percent(a, b)) * width / 100
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// parseSize parses sizes such as 5GB, 500MB, 2GiB or a plain byte count.
+// Decimal units are powers of 1000, as transformers' max_shard_size.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
