@@ -112,6 +112,16 @@ func (m *Mapper) candidates(name string) []candidate {
 			out = append(out, candidate{name: name[len(p):], prefix: p})
 		}
 	}
+	// Multimodal wrappers keep the language model under a language_model
+	// module (Llava's language_model.model.layers…, transformers 5's
+	// model.language_model.layers…): match it as the bare text model.
+	if i := strings.Index(name, "language_model."); i >= 0 && (i == 0 || name[i-1] == '.') {
+		rest := name[:i] + name[i+len("language_model."):]
+		if strings.HasPrefix(rest, "model.model.") {
+			rest = rest[len("model."):]
+		}
+		out = append(out, candidate{name: rest, prefix: name[:i] + "language_model."})
+	}
 	if ip := m.arch.ImpliedPrefix; ip != "" {
 		for _, c := range out {
 			if !strings.HasPrefix(c.name, ip) {

@@ -337,3 +337,36 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
+
+func TestMultimodalLanguageModel(t *testing.T) {
+	m, _ := NewMapper("gemma3", nil, nil)
+	for hf, want := range map[string]string{
+		"model.language_model.layers.2.self_attn.q_norm.weight": "blk.2.attn_q_norm.weight", // transformers 5
+		"language_model.model.layers.2.mlp.up_proj.weight":      "blk.2.ffn_up.weight",      // transformers 4
+		"model.language_model.embed_tokens.weight":              "token_embd.weight",
+	} {
+		if mp, ok := m.ToCanonical(hf); !ok || mp.Canonical != want {
+			t.Errorf("%s → %q, want %s", hf, mp.Canonical, want)
+		}
+	}
+	if _, ok := m.ToCanonical("model.vision_tower.encoder.layers.0.mlp.fc1.weight"); ok {
+		t.Error("vision tower mapped as text")
+	}
+	c, err := ParseConfig([]byte(`{"architectures":["Gemma3ForConditionalGeneration"],"model_type":"gemma3","text_config":{"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"head_dim":16}}`), "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Detect(DetectInput{Config: c}); d.Arch != "gemma3" {
+		t.Errorf("detect: %+v", d)
+	}
+}
+
+func BenchmarkParseConfig(b *testing.B) {
+	fx := fixtureByArch(b, "deepseek_v3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseConfig(fx.Config, "config.json"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
