@@ -65,7 +65,9 @@ CONVERT_EXTRA = {
 }
 
 
-def convert(name, src):
+def convert(name, src, keep_dir=None):
+    """Convert the tiny model; with keep_dir, the saved model (keep_dir/model)
+    and the GGUF (keep_dir/model.gguf) stay there for byte comparisons."""
     import torch
     import transformers
 
@@ -75,7 +77,11 @@ def convert(name, src):
         setattr(cfg, k, v)
     torch.manual_seed(0)
     model = getattr(transformers, model_cls)(cfg)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = scratch
+        if keep_dir is not None:
+            tmp = os.path.join(str(keep_dir), "model")
+            os.makedirs(tmp, exist_ok=True)
         model.save_pretrained(tmp)
         cfg_path = os.path.join(tmp, "config.json")
         with open(cfg_path) as f:
@@ -91,8 +97,8 @@ def convert(name, src):
         runner = os.path.join(tmp, "run_convert.py")
         with open(runner, "w") as f:
             f.write(RUNNER)
-        res = subprocess.run([sys.executable, runner, src, tmp, os.path.join(tmp, "out.gguf")],
-                             capture_output=True, text=True)
+        out_gguf = os.path.join(str(keep_dir) if keep_dir is not None else tmp, "model.gguf")
+        res = subprocess.run([sys.executable, runner, src, tmp, out_gguf], capture_output=True, text=True)
         if res.returncode != 0:
             if os.environ.get("GEN_DEBUG"):
                 print(res.stderr, file=sys.stderr)

@@ -33,6 +33,7 @@ type output struct {
 	Suggestions []mapping.NameSuggestions `json:"suggestions,omitempty"`
 	Config      json.RawMessage           `json:"config,omitempty"`
 	Plan        []mapping.PlanTensor      `json:"plan,omitempty"`
+	Vars        map[string]int64          `json:"vars,omitempty"`
 }
 
 func main() {
@@ -103,6 +104,7 @@ func run() error {
 		if out.Config, err = cfg.MarshalJSON(); err != nil {
 			return err
 		}
+		out.Vars = mapping.ShapeVars(cfg)
 	}
 	if out.Detection.Arch != "" {
 		m, err := mapping.NewMapper(out.Detection.Arch, cfg, rules)
