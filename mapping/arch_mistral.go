@@ -1,0 +1,31 @@
+package mapping
+
+func init() {
+	Register(&Arch{
+		Name:       "mistral",
+		GGUFArch:   "llama",
+		HFClasses:  []string{"MistralForCausalLM", "MistralModel"},
+		ModelTypes: []string{"mistral"},
+		Note:       "LLaMA tensors and layout with sliding-window attention; indistinguishable from llama by tensors",
+		Defaults: map[string]any{
+			"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+			"intermediate_size": 14336, "vocab_size": 32000, "max_position_embeddings": 131072,
+			"rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false,
+		},
+		Tensors: []TensorRule{
+			emb("token_embd", "n_vocab, n_embd", "model.embed_tokens"),
+			norm("output_norm", "n_embd", "model.norm"),
+			emb("output", "n_vocab, n_embd", "lm_head").tied().opt(),
+			norm("blk.{bid}.attn_norm", "n_embd", hfL+"input_layernorm"),
+			lin("blk.{bid}.attn_q", "n_head*head_dim, n_embd", hfL+"self_attn.q_proj").permute("n_head"),
+			lin("blk.{bid}.attn_k", "n_head_kv*head_dim, n_embd", hfL+"self_attn.k_proj").permute("n_head_kv"),
+			lin("blk.{bid}.attn_v", "n_head_kv*head_dim, n_embd", hfL+"self_attn.v_proj"),
+			lin("blk.{bid}.attn_output", "n_embd, n_head*head_dim", hfL+"self_attn.o_proj"),
+			norm("blk.{bid}.ffn_norm", "n_embd", hfL+"post_attention_layernorm"),
+			lin("blk.{bid}.ffn_gate", "n_ff, n_embd", hfL+"mlp.gate_proj"),
+			lin("blk.{bid}.ffn_up", "n_ff, n_embd", hfL+"mlp.up_proj"),
+			lin("blk.{bid}.ffn_down", "n_embd, n_ff", hfL+"mlp.down_proj"),
+		},
+		Skip: rotarySkip,
+	})
+}
