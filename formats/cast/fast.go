@@ -31,7 +31,11 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		run(dst, src, func(d []uint16, s []uint64) { f64ToBF16ViaF32(d, s, sat) })
 	case st == formats.F64 && dt == formats.BF16:
 		sat := opt.Saturate
-		run(dst, src, func(d []uint16, s []uint64) { f64ToBF16Direct(d, s, sat) })
+		if sat {
+			run(dst, src, func(d []uint16, s []uint64) { f64ToBF16Direct(d, s, true) })
+		} else {
+			run(dst, src, f64ToBF16Fast)
+		}
 	case st == formats.F64 && dt == formats.F16:
 		sat := opt.Saturate
 		run(dst, src, func(d []uint16, s []uint64) { f64ToF16Direct(d, s, sat) })
@@ -388,6 +392,24 @@ func f64ToF16Direct(d []uint16, s []uint64, sat bool) {
 		}
 		d[i] = uint16(b>>48)&0x8000 | h
 	}
+}
+
+// f64ToBF16Fast alternates SIMD runs with eight scalar elements wherever a
+// group of eight holds a value for the slow path.
+func f64ToBF16Fast(d []uint16, s []uint64) {
+	for len(s) >= 8 {
+		k := f64ToBF16Vec(d, s)
+		d, s = d[k:], s[k:]
+		if len(s) < 8 {
+			break
+		}
+		if k == 0 && !useSIMD {
+			break
+		}
+		f64ToBF16Direct(d[:8], s[:8], false)
+		d, s = d[8:], s[8:]
+	}
+	f64ToBF16Direct(d, s, false)
 }
 
 //go:noinline

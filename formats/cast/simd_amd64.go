@@ -15,6 +15,9 @@ func f32ToBF16AVX2(d *uint16, s *uint32, n int)
 //go:noescape
 func bf16ToF32AVX2(d *uint32, s *uint16, n int)
 
+//go:noescape
+func f64ToBF16AVX2(d *uint16, s *uint64, n int) (done int)
+
 // hasAVX2 reports whether the CPU and the OS support AVX2.
 var hasAVX2 = func() bool {
 	maxID, _, _, _ := cpuid(0, 0)
@@ -54,4 +57,14 @@ func bf16ToF32Vec(d []uint32, s []uint16) int {
 	}
 	bf16ToF32AVX2(&d[0], &s[0], n)
 	return n
+}
+
+// f64ToBF16Vec converts with SIMD up to the first group of eight that holds
+// a value needing the slow path, and returns how many it did.
+func f64ToBF16Vec(d []uint16, s []uint64) int {
+	n := len(s) &^ 7
+	if !useSIMD || n == 0 || len(d) < n {
+		return 0
+	}
+	return f64ToBF16AVX2(&d[0], &s[0], n)
 }
