@@ -567,7 +567,8 @@ func TestSIMDMatchesScalar(t *testing.T) {
 	for _, c := range []struct {
 		st, dt formats.DType
 		src    []byte
-	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}, {formats.F64, formats.BF16, f64}} {
+	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}, {formats.F64, formats.BF16, f64},
+		{formats.F32, formats.F16, f32}, {formats.BF16, formats.F16, bf}} {
 		ss, ds := c.st.TypeSize(), c.dt.TypeSize()
 		n := len(c.src) / ss
 		want := make([]byte, n*ds)

@@ -45,8 +45,17 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		if opt.Saturate {
 			run(dst, src, f32ToF16Sat)
 		} else {
-			run(dst, src, f32ToF16)
+			run(dst, src, func(d []uint16, s []uint32) {
+				i := f32ToF16Vec(d, s)
+				f32ToF16(d[i:], s[i:])
+			})
 		}
+	case st == formats.BF16 && dt == formats.F16 && !opt.Saturate && hasF16C && useSIMD:
+		t := lut16(st, dt, false)
+		run(dst, src, func(d []uint16, s []uint16) {
+			i := bf16ToF16Vec(d, s)
+			lookup(d[i:], s[i:], t.w16)
+		})
 	case st == formats.F32 && dt == formats.F64 && !opt.Saturate:
 		run(dst, src, f32ToF64)
 	case st == formats.F64 && dt == formats.F32 && !opt.Saturate:
