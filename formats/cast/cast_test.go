@@ -554,10 +554,21 @@ func TestSIMDMatchesScalar(t *testing.T) {
 		binary.LittleEndian.PutUint32(f32[4*i:], x)
 	}
 	bf := patterns(formats.BF16)
+	u64 := sample64(1 << 10)
+	f64 := make([]byte, 8*len(u64))
+	for i, x := range u64 {
+		binary.LittleEndian.PutUint64(f64[8*i:], x)
+	}
+	// runs of normal values so the vector loop runs long stretches too
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 4096 {
+		f64 = binary.LittleEndian.AppendUint64(f64, math.Float64bits(r.NormFloat64()))
+	}
 	for _, c := range []struct {
 		st, dt formats.DType
 		src    []byte
-	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}} {
+	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}, {formats.F64, formats.BF16, f64},
+		{formats.F32, formats.F16, f32}, {formats.BF16, formats.F16, bf}} {
 		ss, ds := c.st.TypeSize(), c.dt.TypeSize()
 		n := len(c.src) / ss
 		want := make([]byte, n*ds)
