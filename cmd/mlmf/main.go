@@ -34,6 +34,7 @@ func init() {
 	commands = []command{
 		{"inspect", "show format, metadata, totals and the tensor table of a checkpoint", runInspect},
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
+		{"map", "detect the architecture and map tensor names to llama.cpp's (report, suggestions)", runMap},
 		{"quantize", "quantize a GGUF model as llama-quantize does (presets, imatrix, overrides)", runQuantize},
 		{"meta", "read and edit GGUF metadata: meta FILE [get KEY | set KEY=TYPE:VALUE … | del KEY …]", runMeta},
 		{"version", "print mlmf's version", func(_ context.Context, _ []string, out, _ io.Writer) error {
