@@ -1,0 +1,102 @@
+// Command tokcheck prints, as JSON, what package tokenizer makes of a
+// checkpoint directory: the vocabulary summary, the GGUF key/values and the
+// encodings of a prompt list. tests/interop/test_tokenizer.py compares its
+// output with the reference Python libraries.
+//
+//	tokcheck [-prompts prompts.json] [-export OUTDIR] DIR
+//
+// With -export it also writes the tokenizer.json and tokenizer_config.json
+// rebuilt from the vocabulary into OUTDIR. Errors are reported in the JSON
+// ("error") with exit status 0, so tests can check the message.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"mlmf/tokenizer"
+)
+
+type encoding struct {
+	Text   string   `json:"text"`
+	IDs    []int32  `json:"ids"`
+	Pieces []string `json:"pieces"`
+}
+
+type kvOut struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+type report struct {
+	Error      string     `json:"error,omitempty"`
+	Model      string     `json:"model,omitempty"`
+	Pre        string     `json:"pre,omitempty"`
+	NTokens    int        `json:"n_tokens,omitempty"`
+	KVs        []kvOut    `json:"kvs,omitempty"`
+	Special    []encoding `json:"special,omitempty"` // special tokens parsed
+	Plain      []encoding `json:"plain,omitempty"`   // special tokens as text
+	EncodeErr  string     `json:"encode_error,omitempty"`
+	ExportErr  string     `json:"export_error,omitempty"`
+	GenEOS     []int32    `json:"generation_eos,omitempty"`
+	ChatTmplts int        `json:"chat_templates"`
+}
+
+func main() {
+	promptsPath := flag.String("prompts", "", "JSON list of prompts to encode")
+	export := flag.String("export", "", "directory to write the rebuilt tokenizer.json into")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: tokcheck [-prompts FILE] [-export DIR] DIR")
+		os.Exit(2)
+	}
+	var prompts []string
+	if *promptsPath != "" {
+		b, err := os.ReadFile(*promptsPath)
+		if err == nil {
+			err = json.Unmarshal(b, &prompts)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tokcheck:", err)
+			os.Exit(2)
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	out.SetEscapeHTML(false)
+	var r report
+	v, err := tokenizer.FromDir(flag.Arg(0))
+	if err != nil {
+		r.Error = err.Error()
+		_ = out.Encode(r)
+		return
+	}
+	r.Model, r.Pre, r.NTokens, r.GenEOS, r.ChatTmplts = v.Model, v.Pre, len(v.Tokens), v.GenerationEOS, len(v.ChatTemplates)
+	for _, kv := range v.KVs() {
+		r.KVs = append(r.KVs, kvOut{kv.Key, kv.Value})
+	}
+	if enc, err := tokenizer.NewEncoder(v); err != nil {
+		r.EncodeErr = err.Error()
+	} else {
+		for _, p := range prompts {
+			ids := enc.Encode(p, true)
+			r.Special = append(r.Special, encoding{p, nonNil(ids), enc.Pieces(ids)})
+			ids = enc.Encode(p, false)
+			r.Plain = append(r.Plain, encoding{p, nonNil(ids), enc.Pieces(ids)})
+		}
+	}
+	if *export != "" {
+		if err := tokenizer.WriteHF(v, *export); err != nil {
+			r.ExportErr = err.Error()
+		}
+	}
+	_ = out.Encode(r)
+}
+
+func nonNil(ids []int32) []int32 {
+	if ids == nil {
+		return []int32{}
+	}
+	return ids
+}
