@@ -391,4 +391,3 @@ func postProcessor(v *Vocab) any {
 	}
 	return obj{{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", specials}}
 }
-

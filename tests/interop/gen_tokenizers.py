@@ -273,6 +273,136 @@ def gen_wordpiece(root: pathlib.Path) -> None:
                  "do_lower_case": True, "tokenizer_class": "BertTokenizer"})
 
 
+# ---- reference KVs: convert_hf_to_gguf.py's vocabulary logic, ported ----
+# convert_hf_to_gguf.py is not installable; these functions follow its
+# _create_vocab_sentencepiece, get_vocab_base, _set_vocab_gpt2 and
+# BertModel.set_vocab, and use gguf-py's own SpecialVocab for the special
+# tokens, add_* flags, merges and chat template.
+
+def _looks_special(t: str) -> bool:
+    return (t in ("<pad>", "<mask>", "<2mass>", "[@BOS@]") or (t.startswith("<|") and t.endswith("|>"))
+            or (t.startswith("<\uff5c") and t.endswith("\uff5c>")) or (t.startswith("<unused") and t.endswith(">")))
+
+
+def _special_kvs(d: pathlib.Path, kvs: dict, n_vocab, load_merges: bool) -> None:
+    import gguf
+
+    sv = gguf.SpecialVocab(d, load_merges=load_merges, n_vocab=n_vocab)
+    if sv.merges:
+        kvs["tokenizer.ggml.merges"] = list(sv.merges)
+    names = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
+             "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id", "eom": "eom_token_id"}
+    for typ, tid in sv.special_token_ids.items():
+        if typ in names:  # gguf-py has no handler for cls
+            kvs["tokenizer.ggml." + names[typ]] = tid
+    for typ, val in sv.add_special_token.items():
+        kvs[f"tokenizer.ggml.add_{typ}_token"] = val
+    ct = sv.chat_template
+    if isinstance(ct, str):
+        kvs["tokenizer.chat_template"] = ct
+    elif isinstance(ct, list):
+        names_ = []
+        for c in ct:
+            name = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in c.get("name", ""))
+            if name == "default":
+                kvs["tokenizer.chat_template"] = c["template"]
+            elif name:
+                kvs["tokenizer.chat_template." + name] = c["template"]
+                names_.append(name)
+        if names_:
+            kvs["tokenizer.chat_templates"] = sorted(set(names_))
+
+
+def reference_kvs_spm(d: pathlib.Path) -> dict:
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    sp = spm.SentencePieceProcessor(model_file=str(d / "tokenizer.model"))
+    proto = pb.ModelProto()
+    proto.ParseFromString((d / "tokenizer.model").read_bytes())
+    cfg = json.loads((d / "config.json").read_text()) if (d / "config.json").is_file() else {}
+    vocab_size = cfg.get("vocab_size") or sp.vocab_size()
+    tokens = [f"[PAD{i}]" for i in range(vocab_size)]
+    scores = [-10000.0] * vocab_size
+    types = [5] * vocab_size
+    for i in range(min(sp.vocab_size(), vocab_size)):
+        t = 1
+        if sp.IsUnknown(i):
+            t = 2
+        elif sp.IsControl(i):
+            t = 3
+        elif sp.IsUnused(i):
+            t = 5
+        elif sp.IsByte(i):
+            t = 6
+        tokens[i], scores[i], types[i] = sp.IdToPiece(i), sp.GetScore(i), t
+    tc = d / "tokenizer_config.json"
+    if tc.is_file():
+        for tid, data in json.loads(tc.read_text()).get("added_tokens_decoder", {}).items():
+            tid = int(tid)
+            if tid >= vocab_size:
+                continue
+            tok = data["content"]
+            if data.get("special") or _looks_special(tok):
+                types[tid] = 3
+            else:
+                tok = tok.replace("\u2581", " ")
+                types[tid] = 4
+            scores[tid], tokens[tid] = -1000.0, tok
+    unigram = proto.trainer_spec.model_type == 1
+    kvs = {"tokenizer.ggml.model": "t5" if unigram else "llama", "tokenizer.ggml.pre": "default",
+           "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.scores": scores, "tokenizer.ggml.token_type": types}
+    if unigram:
+        kvs["tokenizer.ggml.add_space_prefix"] = proto.normalizer_spec.add_dummy_prefix
+        kvs["tokenizer.ggml.remove_extra_whitespaces"] = proto.normalizer_spec.remove_extra_whitespaces
+        if proto.normalizer_spec.precompiled_charsmap:
+            kvs["tokenizer.ggml.precompiled_charsmap"] = list(proto.normalizer_spec.precompiled_charsmap)
+    _special_kvs(d, kvs, len(tokens), False)
+    # mlmf's documented difference: ids SpecialVocab leaves unset come from the model's trainer_spec.
+    for key, tid in (("unknown_token_id", sp.unk_id()), ("bos_token_id", sp.bos_id()), ("eos_token_id", sp.eos_id()), ("padding_token_id", sp.pad_id())):
+        if 0 <= tid < len(tokens):
+            kvs.setdefault("tokenizer.ggml." + key, tid)
+    if unigram:
+        kvs["tokenizer.ggml.add_bos_token"] = False
+        kvs["tokenizer.ggml.add_eos_token"] = True
+    return kvs
+
+
+def reference_kvs_base(d: pathlib.Path, model: str, pre: str) -> dict:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(d))
+    cfg = json.loads((d / "config.json").read_text())
+    vocab_size = cfg.get("vocab_size", len(tok.vocab))
+    reverse = {i: t for t, i in tok.vocab.items()}
+    added = tok.get_added_vocab()
+    decoder = tok.added_tokens_decoder
+    tokens, types = [], []
+    for i in range(vocab_size):
+        if i not in reverse:
+            tokens.append(f"[PAD{i}]")
+            types.append(5)
+            continue
+        t = reverse[i]
+        if t in added:
+            if decoder[i].special or _looks_special(t):
+                types.append(3)
+            else:
+                t = t.replace("\u2581", " ")
+                types.append(4)
+        else:
+            types.append(1)
+        tokens.append(t)
+    kvs = {"tokenizer.ggml.model": model, "tokenizer.ggml.pre": pre}
+    if model == "bert":
+        kvs["tokenizer.ggml.token_type_count"] = cfg.get("type_vocab_size", 1)
+        tokens = [t if y in (3, 5) else (t[2:] if t.startswith("##") else "\u2581" + t) for t, y in zip(tokens, types)]
+    kvs["tokenizer.ggml.tokens"] = tokens
+    kvs["tokenizer.ggml.token_type"] = types
+    _special_kvs(d, kvs, len(tokens) if model == "bert" else None, model == "gpt2")
+    return kvs
+
+
 def main() -> None:
     root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "testdata" / "tokenizers"
     if root.exists():
@@ -283,6 +413,14 @@ def main() -> None:
     gen_spm_unigram(root)
     gen_bytelevel(root)
     gen_wordpiece(root)
+    refs = {"llama-spm": None, "t5-unigram": None, "gpt2": ("gpt2", "gpt-2"), "llama3": ("gpt2", "llama-bpe"),
+            "qwen2": ("gpt2", "qwen2"), "starcoder-like": ("gpt2", "starcoder"), "bert-wordpiece": ("bert", "default")}
+    for name, how in refs.items():
+        d = root / name
+        kvs = reference_kvs_spm(d) if how is None else reference_kvs_base(d, *how)
+        exp = json.loads((d / "expected.json").read_text())
+        exp["kvs"] = kvs
+        write_json(d / "expected.json", exp)
 
 
 if __name__ == "__main__":

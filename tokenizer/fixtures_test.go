@@ -1,0 +1,181 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+const fixtures = "../testdata/tokenizers"
+
+type expectedEncoding struct {
+	Text   string   `json:"text"`
+	IDs    []int32  `json:"ids"`
+	Pieces []string `json:"pieces"`
+}
+
+type expected struct {
+	SPM []expectedEncoding         `json:"spm"` // sentencepiece's own encoder
+	HF  []expectedEncoding         `json:"hf"`  // the tokenizers library on tokenizer.json
+	KVs map[string]json.RawMessage `json:"kvs"`
+}
+
+func readExpected(t *testing.T, name string) expected {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e expected
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Fixtures made by tests/interop/gen_tokenizers.py with the reference
+// libraries, and the pre-tokenizer name each must get.
+var fixtureNames = []struct {
+	name, model, pre string
+}{
+	{"llama-spm", ModelLlama, "default"},
+	{"t5-unigram", ModelT5, "default"},
+	{"gpt2", ModelGPT2, "gpt-2"},
+	{"llama3", ModelGPT2, "llama-bpe"},
+	{"qwen2", ModelGPT2, "qwen2"},
+	{"starcoder-like", ModelGPT2, "starcoder"},
+	{"bert-wordpiece", ModelBert, "default"},
+}
+
+// TestFixtureEncodings: our encoder against sentencepiece (SentencePiece
+// models, where llama.cpp follows sentencepiece) or the tokenizers library
+// (byte-level BPE) on the shared prompt set.
+func TestFixtureEncodings(t *testing.T) {
+	t.Parallel()
+	for _, f := range fixtureNames {
+		if f.model == ModelBert {
+			continue // no WordPiece encoder
+		}
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := FromDir(filepath.Join(fixtures, f.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Model != f.model || v.Pre != f.pre {
+				t.Fatalf("model %q pre %q, want %q %q", v.Model, v.Pre, f.model, f.pre)
+			}
+			enc, err := NewEncoder(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := readExpected(t, f.name)
+			cases, special := e.HF, true
+			if e.SPM != nil {
+				cases, special = e.SPM, false
+			}
+			if len(cases) == 0 {
+				t.Fatal("no expected encodings")
+			}
+			for _, c := range cases {
+				got := enc.Encode(c.Text, special)
+				if len(got) == 0 && len(c.IDs) == 0 {
+					continue
+				}
+				if !reflect.DeepEqual(got, c.IDs) {
+					t.Errorf("%q:\n got %v %q\nwant %v %q", c.Text, got, enc.Pieces(got), c.IDs, c.Pieces)
+				}
+			}
+		})
+	}
+}
+
+// TestFixtureKVs compares our KVs with the reference KVs the generator made
+// with gguf-py's SpecialVocab and its port of convert_hf_to_gguf.py.
+func TestFixtureKVs(t *testing.T) {
+	t.Parallel()
+	for _, f := range fixtureNames {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := FromDir(filepath.Join(fixtures, f.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readExpected(t, f.name).KVs
+			if len(want) == 0 {
+				t.Fatal("no reference kvs")
+			}
+			got := map[string]any{}
+			for _, kv := range v.KVs() {
+				if _, dup := got[kv.Key]; dup {
+					t.Errorf("key %s written twice", kv.Key)
+				}
+				got[kv.Key] = kv.Value
+			}
+			for k, raw := range want {
+				g, ok := got[k]
+				if !ok {
+					t.Errorf("missing key %s", k)
+					continue
+				}
+				if err := sameValue(g, raw); err != nil {
+					t.Errorf("%s: %v", k, err)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("extra key %s = %v", k, got[k])
+				}
+			}
+		})
+	}
+}
+
+// sameValue compares a typed KV value with its JSON form.
+func sameValue(got any, raw json.RawMessage) error {
+	switch g := got.(type) {
+	case []float32:
+		var w []float64
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		if len(w) != len(g) {
+			return fmt.Errorf("%d values, want %d", len(g), len(w))
+		}
+		for i := range g {
+			if float32(w[i]) != g[i] && !(math.IsNaN(w[i]) && math.IsNaN(float64(g[i]))) {
+				return fmt.Errorf("[%d] = %v, want %v", i, g[i], w[i])
+			}
+		}
+		return nil
+	case []uint8:
+		var w []int
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		gi := make([]int, len(g))
+		for i := range g {
+			gi[i] = int(g[i])
+		}
+		if !reflect.DeepEqual(gi, w) {
+			return fmt.Errorf("bytes differ")
+		}
+		return nil
+	}
+	w := reflect.New(reflect.TypeOf(got))
+	if err := json.Unmarshal(raw, w.Interface()); err != nil {
+		return fmt.Errorf("reference %s does not decode as %T: %v", raw, got, err)
+	}
+	if !reflect.DeepEqual(got, w.Elem().Interface()) {
+		gs, ws := fmt.Sprint(got), fmt.Sprint(w.Elem().Interface())
+		if len(gs) > 300 {
+			gs, ws = gs[:300]+"…", ws[:min(len(ws), 300)]+"…"
+		}
+		return fmt.Errorf("got %s\nwant %s", gs, ws)
+	}
+	return nil
+}
