@@ -1,0 +1,150 @@
+package tokenizer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// copyFixture copies a fixture directory into a temp dir so a test can
+// break one file.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join(fixtures, name)
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	write := func(name, body string) func(dir string) {
+		return func(dir string) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				panic(err)
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		fixture string
+		breakIt func(dir string)
+		wantErr error
+		wantMsg []string
+	}{
+		{"no tokenizer files", "gpt2", func(dir string) {
+			os.Remove(filepath.Join(dir, "tokenizer.json"))
+		}, ErrNotFound, []string{"neither tokenizer.model nor tokenizer.json"}},
+		{"tokenizer.json not JSON", "gpt2", write("tokenizer.json", `{"model": {"type": "BPE", "vocab": {`), ErrCorrupt, []string{"tokenizer.json", "invalid JSON"}},
+		{"tokenizer.json without model", "gpt2", write("tokenizer.json", `{"added_tokens": []}`), ErrCorrupt, []string{"tokenizer.json", `no "model"`}},
+		{"tokenizer.json unknown model type", "gpt2", write("tokenizer.json", `{"model": {"type": "Magic", "vocab": {"a": 0}}}`), ErrUnsupported, []string{"Magic"}},
+		{"tokenizer.json negative id", "gpt2", write("tokenizer.json", `{"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}`), ErrCorrupt, []string{"-1"}},
+		{"tokenizer.json bad merge", "gpt2", write("tokenizer.json", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["ab"]}}`), ErrCorrupt, []string{"merges[0]"}},
+		{"tokenizer.json duplicate id", "gpt2", write("tokenizer.json", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}`), ErrCorrupt, []string{"id 0"}},
+		{"tokenizer.model truncated", "t5-unigram", func(dir string) {
+			p := filepath.Join(dir, "tokenizer.model")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, ErrCorrupt, []string{"tokenizer.model", "runs past the end"}},
+		{"tokenizer.model garbage", "t5-unigram", write("tokenizer.model", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), ErrCorrupt, []string{"tokenizer.model"}},
+		{"tokenizer.model empty", "t5-unigram", write("tokenizer.model", ""), ErrCorrupt, []string{"empty"}},
+		{"tokenizer_config.json not JSON", "gpt2", write("tokenizer_config.json", `{`), ErrCorrupt, []string{"tokenizer_config.json"}},
+		{"config.json not JSON", "gpt2", write("config.json", `[`), ErrCorrupt, []string{"config.json"}},
+		{"special token id outside vocab", "qwen2", write("config.json", `{"vocab_size": 433, "bos_token_id": 100000}`), ErrSpecialToken, []string{"config.json", "bos", "100000"}},
+		{"special token string not in vocab", "qwen2", write("tokenizer_config.json", `{"eos_token": "<|nope|>"}`), ErrSpecialToken, []string{"tokenizer_config.json", "<|nope|>"}},
+		{"config vocab_size below ids", "gpt2", write("config.json", `{"vocab_size": 10}`), ErrCorrupt, []string{"vocab_size 10"}},
+		{"pre-tokenizer llama.cpp lacks", "odd-pre", func(string) {}, ErrPreTokenizer, []string{`split 1: \p{L}+\p{N}*|\s+|[^\s\p{L}]+`, "tokenizer.json"}},
+		{"chat_template of the wrong shape", "llama3", write("tokenizer_config.json", `{"chat_template": 5}`), ErrCorrupt, []string{"chat_template"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := copyFixture(t, c.fixture)
+			c.breakIt(dir)
+			v, err := FromDir(dir)
+			if err == nil {
+				t.Fatalf("no error; got a %s vocabulary of %d tokens", v.Model, len(v.Tokens))
+			}
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("err = %v, want %v", err, c.wantErr)
+			}
+			for _, m := range c.wantMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+		})
+	}
+}
+
+func TestMergeForms(t *testing.T) {
+	t.Parallel()
+	a, err := parseMerges([]byte(`["a b", "Ġ t", "ab c"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parseMerges([]byte(`[["a","b"], ["Ġ","t"], ["ab","c"]]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("string form %v != list form %v", a, b)
+	}
+	// A space inside a part (list form only) is written as U+0120 in GGUF.
+	dir := copyFixture(t, "gpt2")
+	tj, err := ReadTokenizerJSONFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tj.Model.Merges = append(tj.Model.Merges, [2]string{"a b", "c"})
+	d := &Dir{Path: dir, TokenizerJSON: tj}
+	v, err := d.Vocab()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Merges[len(v.Merges)-1]; got != "a\u0120b c" {
+		t.Fatalf("merge with a space = %q", got)
+	}
+}
+
+func TestSentencePieceFields(t *testing.T) {
+	t.Parallel()
+	m, err := ReadSentencePieceFile(filepath.Join(fixtures, "llama-spm", "tokenizer.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ModelType != SPBPE || !m.ByteFallback || m.UnkID != 0 || m.BosID != 1 || m.EosID != 2 || m.PadID != -1 {
+		t.Fatalf("trainer spec: %+v", m)
+	}
+	if m.RemoveExtraWhitespaces || !m.AddDummyPrefix || m.NormalizerName != "identity" {
+		t.Fatalf("normalizer spec: dummy %v extra-ws %v name %q", m.AddDummyPrefix, m.RemoveExtraWhitespaces, m.NormalizerName)
+	}
+	want := map[int]SPPiece{0: {"<unk>", 0, TokenUnknown}, 1: {"<s>", 0, TokenControl}, 3: {"<|im_start|>", 0, TokenUserDefined}, 5: {"<0x00>", 0, TokenByte}}
+	for i, p := range want {
+		if m.Pieces[i] != p {
+			t.Errorf("piece %d = %+v, want %+v", i, m.Pieces[i], p)
+		}
+	}
+	u, err := ReadSentencePieceFile(filepath.Join(fixtures, "t5-unigram", "tokenizer.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ModelType != SPUnigram {
+		t.Fatalf("model type %v", u.ModelType)
+	}
+}
