@@ -260,11 +260,14 @@ func marshalIndent(v any) ([]byte, error) {
 }
 
 // vocabObj is the model vocab in id order (first id wins for duplicates).
+// The converter's [PAD{i}] fillers are left out: they only pad the
+// embedding, and reading the export back with config.json's vocab_size
+// recreates them.
 func vocabObj(v *Vocab) obj {
 	o := make(obj, 0, len(v.Tokens))
 	seen := make(map[string]bool, len(v.Tokens))
 	for i, t := range v.Tokens {
-		if seen[t] {
+		if seen[t] || v.Types[i] == TokenUnused && t == fmt.Sprintf("[PAD%d]", i) {
 			continue
 		}
 		seen[t] = true

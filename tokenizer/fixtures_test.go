@@ -179,3 +179,5 @@ func sameValue(got any, raw json.RawMessage) error {
 	}
 	return nil
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
