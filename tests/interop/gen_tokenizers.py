@@ -62,7 +62,33 @@ CORPUS_LINES = [
     "    indented code with four spaces",
     "The end. The end! The end? the end.",
 ]
-CORPUS = "\n".join(CORPUS_LINES * 4)
+# More text, made deterministically from a word list, so the trainers find
+# a few hundred merges.
+_WORDS = ("the of and to in is was he for it with as his on be at by had are but from or have an they which one you were "
+          "her all she there would their we him been has when who will more no if out so said what up its about into than "
+          "them can only other new some could time these two may then do first any my now such like our over man me even "
+          "most made after also did many before must through back years where much your way well down should because each "
+          "just those people how too little state good very make world still own see men work long get here between both "
+          "life being under never day same another know while last might us great old year off come since against go came "
+          "right used take three tokenizer llama merge vocabulary sentence piece model training token byte level").split()
+
+
+def _more_text(n: int) -> str:
+    import random
+
+    rng = random.Random(20261127)
+    lines = []
+    for _ in range(n):
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(4, 14))]
+        if rng.random() < 0.3:
+            words[0] = words[0].capitalize()
+        if rng.random() < 0.2:
+            words.insert(rng.randrange(len(words)), str(rng.randint(0, 99999)))
+        lines.append(" ".join(words) + rng.choice([".", ",", "!", "?", "", "'s", " ..."]))
+    return "\n".join(lines)
+
+
+CORPUS = "\n".join(CORPUS_LINES * 4) + "\n" + _more_text(400)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -134,7 +160,7 @@ def gen_spm_bpe(root: pathlib.Path) -> None:
 
     out = root / "llama-spm"
     out.mkdir(parents=True)
-    model = train_spm(out, "bpe", 400, True)
+    model = train_spm(out, "bpe", 700, True)
     with tempfile.TemporaryDirectory() as tmp:
         src = pathlib.Path(tmp) / "src"
         src.mkdir()
