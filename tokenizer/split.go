@@ -259,3 +259,25 @@ func splitTriples(r []rune) [][]rune {
 	}
 	return out
 }
+
+// PreSplit cuts text into the pieces llama.cpp's pre-tokenizer of this name
+// makes (before byte-level encoding and merges).
+func PreSplit(pre, text string) ([]string, error) {
+	sp, err := splittersFor(pre, nil)
+	if err != nil {
+		return nil, err
+	}
+	pieces := [][]rune{[]rune(text)}
+	for _, s := range sp {
+		var next [][]rune
+		for _, p := range pieces {
+			next = append(next, s(p)...)
+		}
+		pieces = next
+	}
+	out := make([]string, len(pieces))
+	for i, p := range pieces {
+		out[i] = string(p)
+	}
+	return out, nil
+}

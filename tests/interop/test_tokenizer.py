@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 import pytest
+from tokenizers import Regex
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -164,3 +165,57 @@ def test_committed_fixtures_encodings_current(fresh):
         if "hf" in exp:
             t = Tokenizer.from_file(str(d / "tokenizer.json"))
             assert [e["ids"] for e in exp["hf"]] == [t.encode(e["text"], add_special_tokens=False).ids for e in exp["hf"]], name
+
+
+# Characters that exercise every branch of the hand-written splitters.
+SPLIT_ALPHABET = list("aZéß日本ü") + list("0123٣") + [" ", " ", " ", "\n", "\r", "\t", "\u00a0", "\u3000"] + \
+    list("'\".,!?-_/(){}$+<=>^~|`") + ["s", "t", "re", "ve", "m", "ll", "d", "S", "LL", "🙂", "\u0301"]
+
+
+def random_texts(n: int, seed: int) -> list:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice(SPLIT_ALPHABET) for _ in range(rng.randint(0, 24))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("pre,definition", [
+    ("gpt-2", lambda p: p.ByteLevel(add_prefix_space=False, use_regex=True)),
+    ("llama-bpe", lambda p: p.Split(Regex(gen.LLAMA3_REGEX), behavior="isolated")),
+    ("qwen2", lambda p: p.Split(Regex(gen.QWEN2_REGEX), behavior="isolated")),
+    ("starcoder", lambda p: p.Sequence([p.Digits(individual_digits=True), p.ByteLevel(add_prefix_space=False, use_regex=True)])),
+])
+def test_splitters_match_tokenizers(tokcheck, tmp_path, pre, definition):
+    """The hand-written splitters (Go's regexp has no lookahead) cut random
+    text exactly where the tokenizers library's regex pre-tokenizers do."""
+    from tokenizers import pre_tokenizers
+
+    texts = random_texts(3000, hash(pre) & 0xFFFF) + gen.PROMPTS
+    f = tmp_path / "texts.json"
+    f.write_text(json.dumps(texts), encoding="utf-8")
+    ours = json.loads(subprocess.run([tokcheck, "-split", pre, "-prompts", str(f)], capture_output=True, text=True, check=True).stdout)
+    pt = definition(pre_tokenizers)
+    byte_level = "ByteLevel" in repr(pt)
+    bad = []
+    for text, got in zip(texts, ours):
+        want = [piece for piece, _ in pt.pre_tokenize_str(text)]
+        if byte_level:  # pre_tokenize_str shows byte-level pieces: map ours the same way
+            got = ["".join(BYTES_TO_UNICODE[b] for b in g.encode("utf-8")) for g in got]
+        if got != want:
+            bad.append((text, got, want))
+    assert not bad, bad[:5]
+
+
+def _bytes_to_unicode() -> dict:
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+BYTES_TO_UNICODE = _bytes_to_unicode()

@@ -4,6 +4,7 @@
 // output with the reference Python libraries.
 //
 //	tokcheck [-prompts prompts.json] [-export OUTDIR] DIR
+//	tokcheck -split PRE -prompts texts.json
 //
 // With -export it also writes the tokenizer.json and tokenizer_config.json
 // rebuilt from the vocabulary into OUTDIR. Errors are reported in the JSON
@@ -47,9 +48,30 @@ type report struct {
 func main() {
 	promptsPath := flag.String("prompts", "", "JSON list of prompts to encode")
 	export := flag.String("export", "", "directory to write the rebuilt tokenizer.json into")
+	split := flag.String("split", "", "print the pre-tokenizer pieces of the prompts for this pre name instead")
 	flag.Parse()
+	if *split != "" && *promptsPath != "" {
+		b, err := os.ReadFile(*promptsPath)
+		var texts []string
+		if err == nil {
+			err = json.Unmarshal(b, &texts)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tokcheck:", err)
+			os.Exit(2)
+		}
+		out := make([][]string, len(texts))
+		for i, t := range texts {
+			if out[i], err = tokenizer.PreSplit(*split, t); err != nil {
+				fmt.Fprintln(os.Stderr, "tokcheck:", err)
+				os.Exit(1)
+			}
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(out)
+		return
+	}
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: tokcheck [-prompts FILE] [-export DIR] DIR")
+		fmt.Fprintln(os.Stderr, "usage: tokcheck [-prompts FILE] [-export DIR] DIR | -split PRE -prompts FILE")
 		os.Exit(2)
 	}
 	var prompts []string
