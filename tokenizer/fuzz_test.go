@@ -22,6 +22,9 @@ func seedFiles(f *testing.F, name string) {
 	}
 }
 
+// The seeds are whole fixture files (tens of KB); run the fuzzers with a
+// short -fuzzminimizetime (say 2s), or minimising each new input stalls them.
+
 // FuzzSentencePiece: the protobuf decoder never panics, and what it accepts
 // builds a vocabulary and an encoder that encode without panicking.
 func FuzzSentencePiece(f *testing.F) {
