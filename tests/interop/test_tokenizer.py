@@ -219,3 +219,73 @@ def _bytes_to_unicode() -> dict:
 
 
 BYTES_TO_UNICODE = _bytes_to_unicode()
+
+
+def write_vocab_gguf(path: pathlib.Path, kvs: list) -> None:
+    """A tensor-less GGUF holding our tokenizer KVs (written by gguf-py) and
+    the few llama hyperparameters llama.cpp reads before the vocabulary."""
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(8)
+    w.add_feed_forward_length(16)
+    w.add_head_count(2)
+    w.add_head_count_kv(1)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(4)
+    for kv in kvs:
+        k, v = kv["key"], kv["value"]
+        if k == "tokenizer.ggml.scores":
+            w.add_token_scores([float(x) for x in v])
+        elif k == "tokenizer.ggml.token_type":
+            w.add_token_types(v)
+        elif k == "tokenizer.ggml.precompiled_charsmap":
+            w.add_precompiled_charsmap(bytes(v))
+        elif k == "tokenizer.ggml.token_type_count":
+            w.add_token_type_count(v)
+        elif isinstance(v, bool):
+            w.add_bool(k, v)
+        elif isinstance(v, int):
+            w.add_uint32(k, v)
+        elif isinstance(v, str):
+            w.add_string(k, v)
+        else:
+            w.add_array(k, v)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+# llama.cpp's unigram (t5) tokenizer has no byte fallback: it emits <unk> for
+# characters outside the vocabulary (one for a run of them) and treats a lone
+# space differently from sentencepiece. mlmf's encoder follows sentencepiece;
+# these prompts show llama.cpp's divergence.
+LLAMA_CPP_UGM_DIVERGES = {"emoji 🙂👍🏽 party 🎉", "line one\nline two\n\nline four", " "}
+
+
+@pytest.mark.parametrize("name", BYTE_LEVEL + SPM)
+def test_llama_cpp_tokenizes_like_us(tokcheck, fresh, tmp_path, name):
+    """llama.cpp (llama-cpp-python, vocab_only) loads a GGUF carrying our KVs
+    and tokenizes the prompts into our ids, which the tests above tie to the
+    reference tokenizers."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    got = run_tokcheck(tokcheck, fresh / name)
+    path = tmp_path / f"{name}.gguf"
+    write_vocab_gguf(path, got["kvs"])
+    llm = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    bad = []
+    for e in got["special"]:
+        if name == "t5-unigram" and e["text"] in LLAMA_CPP_UGM_DIVERGES:
+            continue
+        ids = llm.tokenize(e["text"].encode("utf-8"), add_bos=False, special=True) if e["text"] else []
+        if ids != e["ids"]:
+            bad.append((e["text"], ids, e["ids"]))
+    assert not bad, bad
+    # add_bos as our KVs say: llama.cpp prepends our BOS id exactly when add_bos_token is true.
+    kvs = {kv["key"]: kv["value"] for kv in got["kvs"]}
+    with_bos = llm.tokenize(b"Hello world", add_bos=True, special=True)
+    if kvs.get("tokenizer.ggml.add_bos_token"):
+        assert with_bos[0] == kvs["tokenizer.ggml.bos_token_id"]
