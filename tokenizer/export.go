@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // HFFiles is a Hugging Face tokenizer rebuilt from a Vocab.
@@ -147,6 +148,35 @@ func ExportHF(v *Vocab) (*HFFiles, error) {
 			unk = v.UNK
 		}
 		model = obj{{"type", "Unigram"}, {"unk_id", unk}, {"vocab", pieces}, {"byte_fallback", hasBytes}}
+	case ModelBert:
+		// Undo the phantom-space form: "▁x" starts a word, anything else
+		// continues one ("##x"); CONTROL tokens and fillers stay as they are.
+		vocab := make(obj, 0, len(v.Tokens))
+		seen := map[string]bool{}
+		for i, t := range v.Tokens {
+			switch {
+			case v.Types[i] == TokenUnused && t == fmt.Sprintf("[PAD%d]", i):
+				continue
+			case v.Types[i] == TokenControl || v.Types[i] == TokenUnused || v.Types[i] == TokenUnknown:
+			case strings.HasPrefix(t, "\u2581"):
+				t = strings.TrimPrefix(t, "\u2581")
+			default:
+				t = "##" + t
+			}
+			if !seen[t] {
+				seen[t] = true
+				vocab = append(vocab, kv{t, i})
+			}
+		}
+		var unk any = "[UNK]"
+		if v.UNK != NoToken {
+			unk = v.Tokens[v.UNK]
+		}
+		// llama.cpp's WPM tokenizer lowercases; GGUF keeps no casing flag.
+		norm = obj{{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true}, {"strip_accents", nil}, {"lowercase", true}}
+		pre = obj{{"type", "BertPreTokenizer"}}
+		dec = obj{{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}
+		model = obj{{"type", "WordPiece"}, {"unk_token", unk}, {"continuing_subword_prefix", "##"}, {"max_input_chars_per_word", 100}, {"vocab", vocab}}
 	default:
 		return nil, fmt.Errorf("tokenizer: export of %q vocabularies to tokenizer.json: %w", v.Model, ErrUnsupported)
 	}
@@ -351,6 +381,9 @@ func spmMerges(v *Vocab) [][2]string {
 // postProcessor adds BOS/EOS as the add_*_token flags say (llama.cpp adds
 // BOS by default for llama vocabularies when the flag is absent).
 func postProcessor(v *Vocab) any {
+	if v.Model == ModelBert {
+		return bertPostProcessor(v)
+	}
 	addBOS := v.AddBOS != nil && *v.AddBOS || v.AddBOS == nil && v.Model == ModelLlama
 	addEOS := v.AddEOS != nil && *v.AddEOS
 	if addBOS && v.BOS == NoToken {
@@ -393,4 +426,33 @@ func postProcessor(v *Vocab) any {
 		pair = append(pair, spec(v.EOS, 1))
 	}
 	return obj{{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", specials}}
+}
+
+// bertPostProcessor is BERT's [CLS] $A [SEP] (llama.cpp adds BOS = CLS and
+// SEP for WPM vocabularies).
+func bertPostProcessor(v *Vocab) any {
+	cls, sep := v.CLS, v.SEP
+	if cls == NoToken {
+		cls = v.BOS
+	}
+	if sep == NoToken {
+		sep = v.EOS
+	}
+	if cls == NoToken || sep == NoToken {
+		return nil
+	}
+	return obj{{"type", "TemplateProcessing"},
+		{"single", []any{
+			obj{{"SpecialToken", obj{{"id", v.Tokens[cls]}, {"type_id", 0}}}},
+			obj{{"Sequence", obj{{"id", "A"}, {"type_id", 0}}}},
+			obj{{"SpecialToken", obj{{"id", v.Tokens[sep]}, {"type_id", 0}}}}}},
+		{"pair", []any{
+			obj{{"SpecialToken", obj{{"id", v.Tokens[cls]}, {"type_id", 0}}}},
+			obj{{"Sequence", obj{{"id", "A"}, {"type_id", 0}}}},
+			obj{{"SpecialToken", obj{{"id", v.Tokens[sep]}, {"type_id", 0}}}},
+			obj{{"Sequence", obj{{"id", "B"}, {"type_id", 1}}}},
+			obj{{"SpecialToken", obj{{"id", v.Tokens[sep]}, {"type_id", 1}}}}}},
+		{"special_tokens", obj{
+			{v.Tokens[cls], obj{{"id", v.Tokens[cls]}, {"ids", []int32{cls}}, {"tokens", []string{v.Tokens[cls]}}}},
+			{v.Tokens[sep], obj{{"id", v.Tokens[sep]}, {"ids", []int32{sep}}, {"tokens", []string{v.Tokens[sep]}}}}}}}
 }

@@ -111,7 +111,7 @@ def test_unknown_pre_tokenizer_refused(tokcheck, fresh):
     assert "tokenizer.json" in got["error"]
 
 
-@pytest.mark.parametrize("name", BYTE_LEVEL + ["llama-spm", "t5-unigram"])
+@pytest.mark.parametrize("name", BYTE_LEVEL + ["llama-spm", "t5-unigram", "bert-wordpiece"])
 def test_export_tokenizes_like_original(tokcheck, fresh, tmp_path, name):
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
