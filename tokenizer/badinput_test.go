@@ -148,3 +148,20 @@ func TestSentencePieceFields(t *testing.T) {
 		t.Fatalf("model type %v", u.ModelType)
 	}
 }
+
+func TestCharsmapBad(t *testing.T) {
+	t.Parallel()
+	for _, b := range [][]byte{nil, {1, 2}, {8, 0, 0, 0, 1, 2, 3, 4}, {3, 0, 0, 0, 1, 2, 3, 4, 5}, {0xff, 0xff, 0xff, 0xff, 0}} {
+		if _, err := parseCharsmap(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%v: err = %v", b, err)
+		}
+	}
+	// A trie whose pointers lead outside it stops matching instead of panicking.
+	c, err := parseCharsmap([]byte{4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 'x', 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.normalize("abc\xff"); got != "abc\uFFFD" {
+		t.Fatalf("normalize = %q", got)
+	}
+}

@@ -24,6 +24,7 @@ type Encoder struct {
 	byteTok      [256]int32
 	maxTokLen    int
 	unkScore     float64
+	charsmap     *charsmap // unigram normalisation rules, nil when none
 }
 
 // NewEncoder prepares an Encoder. It fails for models or pre-tokenizers it
@@ -94,6 +95,13 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 				min = 0
 			}
 			e.unkScore = min - 10
+			if len(v.PrecompiledCharsmap) > 0 {
+				cm, err := parseCharsmap(v.PrecompiledCharsmap)
+				if err != nil {
+					return nil, fmt.Errorf("tokenizer: %w", err)
+				}
+				e.charsmap = cm
+			}
 		}
 	default:
 		return nil, fmt.Errorf("tokenizer: encoding %q vocabularies: %w", v.Model, ErrUnsupported)
@@ -391,10 +399,13 @@ func (e *Encoder) encodeSPM(text string, out []int32) []int32 {
 
 // ---- unigram ----
 
-// normalizeUGM applies the SentencePiece normalizer settings llama.cpp
-// keeps: remove_extra_whitespaces, add_space_prefix and escaping spaces as
-// U+2581. The precompiled charsmap is not applied.
+// normalizeUGM applies the SentencePiece normalizer llama.cpp keeps: the
+// precompiled charsmap rules, remove_extra_whitespaces, add_space_prefix and
+// escaping spaces as U+2581.
 func (e *Encoder) normalizeUGM(s string, first bool) string {
+	if e.charsmap != nil {
+		s = e.charsmap.normalize(s)
+	}
 	if e.v.RemoveExtraWhitespaces == nil || *e.v.RemoveExtraWhitespaces {
 		s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
 	}

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -121,6 +122,9 @@ func ExportHF(v *Vocab) (*HFFiles, error) {
 		// spaces, add one dummy prefix, escape spaces. Metaspace would skip
 		// the prefix before text that already starts with a space.
 		var steps []any
+		if len(v.PrecompiledCharsmap) > 0 {
+			steps = append(steps, obj{{"type", "Precompiled"}, {"precompiled_charsmap", base64.StdEncoding.EncodeToString(v.PrecompiledCharsmap)}})
+		}
 		if v.RemoveExtraWhitespaces == nil || *v.RemoveExtraWhitespaces {
 			steps = append(steps, obj{{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}},
 				obj{{"type", "Replace"}, {"pattern", obj{{"Regex", " {2,}"}}}, {"content", " "}})

@@ -43,7 +43,14 @@ PROMPTS = [
     "",
     " ",
     "<s>",
+    "ＦＵＬＬ　ｗｉｄｔｈ １２３ ﬁne\u00a0nbsp",
 ]
+
+# Normalisation rules for the unigram fixture, compiled by sentencepiece into
+# a small precompiled_charsmap: full-width ASCII to ASCII, the fi ligature,
+# no-break and ideographic spaces to a space.
+NORMALIZATION_TSV = "\n".join(
+    [f"{0xFF01 + i:X}\t{0x21 + i:X}" for i in range(94)] + ["FB01\t66 69", "A0\t20", "3000\t20"]) + "\n"
 
 CORPUS_LINES = [
     "Hello world, this is a tiny corpus for training tokenizers offline.",
@@ -117,10 +124,15 @@ def hf_encodings(tok_json: pathlib.Path) -> list:
     return out
 
 
-def train_spm(out: pathlib.Path, model_type: str, vocab_size: int, byte_fallback: bool) -> pathlib.Path:
+def train_spm(out: pathlib.Path, model_type: str, vocab_size: int, byte_fallback: bool, rules: str | None = None) -> pathlib.Path:
     import sentencepiece as spm
 
     buf = io.BytesIO()
+    norm = {"normalization_rule_name": "identity"}
+    if rules is not None:
+        tsv = out / "rules.tsv"
+        tsv.write_text(rules, encoding="utf-8")
+        norm = {"normalization_rule_tsv": str(tsv)}
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(CORPUS.split("\n")),
         model_writer=buf,
@@ -131,7 +143,7 @@ def train_spm(out: pathlib.Path, model_type: str, vocab_size: int, byte_fallback
         split_digits=True,
         allow_whitespace_only_pieces=True,
         remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
+        **norm,
         user_defined_symbols=["<|im_start|>", "<|im_end|>"],
         unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
         num_threads=1,
@@ -140,6 +152,7 @@ def train_spm(out: pathlib.Path, model_type: str, vocab_size: int, byte_fallback
     )
     path = out / "tokenizer.model"
     path.write_bytes(buf.getvalue())
+    (out / "rules.tsv").unlink(missing_ok=True)
     return path
 
 
@@ -183,7 +196,7 @@ def gen_spm_unigram(root: pathlib.Path) -> None:
     """T5 style: SentencePiece unigram, tokenizer.model only."""
     out = root / "t5-unigram"
     out.mkdir(parents=True)
-    model = train_spm(out, "unigram", 440, True)
+    model = train_spm(out, "unigram", 440, True, rules=NORMALIZATION_TSV)
     write_json(out / "tokenizer_config.json", {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": None, "add_bos_token": False})
     write_json(out / "expected.json", {"spm": spm_encodings(model)})
 

@@ -96,6 +96,13 @@ func main() {
 	}
 	r.Model, r.Pre, r.NTokens, r.GenEOS, r.ChatTmplts = v.Model, v.Pre, len(v.Tokens), v.GenerationEOS, len(v.ChatTemplates)
 	for _, kv := range v.KVs() {
+		if b, ok := kv.Value.([]uint8); ok { // a list of numbers, not base64
+			ints := make([]int, len(b))
+			for i, x := range b {
+				ints[i] = int(x)
+			}
+			kv.Value = ints
+		}
 		r.KVs = append(r.KVs, kvOut{kv.Key, kv.Value})
 	}
 	if enc, err := tokenizer.NewEncoder(v); err != nil {
