@@ -25,6 +25,12 @@ type Encoder struct {
 	maxTokLen    int
 	unkScore     float64
 	charsmap     *charsmap // unigram normalisation rules, nil when none
+	// metaspace, when set, makes llama vocabularies follow the tokenizers
+	// library's Metaspace pre-tokenizer instead of llama.cpp: "first" adds
+	// the ▁ prefix only to text at the very start of the input, "always" to
+	// every piece between special tokens, "never" to none; none is added to
+	// text that already starts with a space.
+	metaspace string
 }
 
 // NewEncoder prepares an Encoder. It fails for models or pre-tokenizers it
@@ -172,7 +178,7 @@ func (e *Encoder) partition(text string, parseSpecial bool) []fragment {
 func (e *Encoder) Encode(text string, parseSpecial bool) []int32 {
 	var out []int32
 	prevSpecial := true
-	for _, f := range e.partition(text, parseSpecial) {
+	for i, f := range e.partition(text, parseSpecial) {
 		if f.token != NoToken {
 			out = append(out, f.token)
 			prevSpecial = true
@@ -183,8 +189,15 @@ func (e *Encoder) Encode(text string, parseSpecial bool) []int32 {
 			out = e.encodeBPE(f.text, out)
 		case ModelLlama:
 			s := f.text
-			if prevSpecial && (e.v.AddSpacePrefix == nil || *e.v.AddSpacePrefix) {
-				s = " " + s
+			switch e.metaspace {
+			case "":
+				if prevSpecial && (e.v.AddSpacePrefix == nil || *e.v.AddSpacePrefix) {
+					s = " " + s
+				}
+			case "always", "first":
+				if (e.metaspace == "always" || i == 0) && !strings.HasPrefix(s, " ") {
+					s = " " + s
+				}
 			}
 			out = e.encodeSPM(strings.ReplaceAll(s, " ", "\u2581"), out)
 		case ModelT5:

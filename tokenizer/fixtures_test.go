@@ -181,3 +181,45 @@ func sameValue(got any, raw json.RawMessage) error {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestHFEncoder: with the tokenizer.json's Metaspace semantics our encoder
+// reproduces the tokenizers library on the SentencePiece-style fixture too,
+// where llama.cpp (and sentencepiece) differ on leading spaces.
+func TestHFEncoder(t *testing.T) {
+	t.Parallel()
+	d, err := ReadDir(filepath.Join(fixtures, "llama-spm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, err := NewHFEncoder(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := d.Vocab()
+	cpp, _ := NewEncoder(v)
+	differ := 0
+	for _, c := range readExpected(t, "llama-spm").HF {
+		got := hf.Encode(c.Text, true)
+		if FirstDiff(got, c.IDs) >= 0 {
+			t.Errorf("%q:\n got %v %q\nwant %v %q", c.Text, got, hf.Pieces(got), c.IDs, c.Pieces)
+		}
+		if FirstDiff(cpp.Encode(c.Text, true), got) >= 0 {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("the llama.cpp and HF sides never differ: the test no longer shows the leading-space difference")
+	}
+}
+
+func TestFirstDiff(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b []int32
+		want int
+	}{{nil, nil, -1}, {[]int32{1}, []int32{1}, -1}, {[]int32{1, 2}, []int32{1, 3}, 1}, {[]int32{1}, []int32{1, 2}, 1}, {[]int32{1, 2}, []int32{1}, 1}, {nil, []int32{5}, 0}} {
+		if got := FirstDiff(c.a, c.b); got != c.want {
+			t.Errorf("FirstDiff(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

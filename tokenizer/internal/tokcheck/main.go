@@ -39,6 +39,7 @@ type report struct {
 	KVs        []kvOut    `json:"kvs,omitempty"`
 	Special    []encoding `json:"special,omitempty"` // special tokens parsed
 	Plain      []encoding `json:"plain,omitempty"`   // special tokens as text
+	HF         []encoding `json:"hf,omitempty"`      // NewHFEncoder, special tokens parsed
 	EncodeErr  string     `json:"encode_error,omitempty"`
 	ExportErr  string     `json:"export_error,omitempty"`
 	GenEOS     []int32    `json:"generation_eos,omitempty"`
@@ -113,6 +114,14 @@ func main() {
 			r.Special = append(r.Special, encoding{p, nonNil(ids), enc.Pieces(ids)})
 			ids = enc.Encode(p, false)
 			r.Plain = append(r.Plain, encoding{p, nonNil(ids), enc.Pieces(ids)})
+		}
+	}
+	if d, err := tokenizer.ReadDir(flag.Arg(0)); err == nil {
+		if enc, err := tokenizer.NewHFEncoder(d); err == nil {
+			for _, p := range prompts {
+				ids := enc.Encode(p, true)
+				r.HF = append(r.HF, encoding{p, nonNil(ids), enc.Pieces(ids)})
+			}
 		}
 	}
 	if *export != "" {
