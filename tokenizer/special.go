@@ -15,7 +15,9 @@ import (
 // vocabulary, or a token string found nowhere in the vocabulary, is an
 // ErrSpecialToken naming the file. A token string that is in the model vocab
 // but not among the added tokens is taken from the vocab (SpecialVocab would
-// leave the id unset and llama.cpp would fall back to its per-model default).
+// leave the id unset and llama.cpp would fall back to its per-model default);
+// so is one found among the final tokens (SentencePiece pieces, unigram
+// pieces).
 func (d *Dir) specialVocab(v *Vocab, nVocab int) error {
 	ids := map[string]int32{}
 	var order []string
@@ -164,6 +166,8 @@ func (d *Dir) specialVocab(v *Vocab, nVocab int) error {
 				id, found := lookupAdded(t, s)
 				if !found {
 					if vid, ok := t.Model.Vocab[s]; ok {
+						id, found = vid, true
+					} else if vid := v.TokenID(s); vid != NoToken {
 						id, found = vid, true
 					}
 				}
