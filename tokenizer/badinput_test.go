@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -163,5 +164,90 @@ func TestCharsmapBad(t *testing.T) {
 	}
 	if got := c.normalize("abc\xff"); got != "abc\uFFFD" {
 		t.Fatalf("normalize = %q", got)
+	}
+}
+
+func TestConfigForms(t *testing.T) {
+	t.Parallel()
+	write := func(dir, name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("AddedToken object and special_tokens_map", func(t *testing.T) {
+		t.Parallel()
+		dir := copyFixture(t, "qwen2")
+		write(dir, "tokenizer_config.json", `{"eos_token": {"content": "<|im_end|>", "lstrip": false, "special": true}, "add_eos_token": true}`)
+		write(dir, "special_tokens_map.json", `{"pad_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}`)
+		v, err := FromDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Tokens[v.EOS] != "<|im_end|>" || v.Tokens[v.PAD] != "<|endoftext|>" || v.AddEOS == nil || !*v.AddEOS {
+			t.Fatalf("eos %d pad %d add_eos %v", v.EOS, v.PAD, v.AddEOS)
+		}
+		if v.ChatTemplates != nil {
+			t.Fatalf("chat templates %v from a config without one", v.ChatTemplates)
+		}
+	})
+	t.Run("generation_config and list eos in config.json", func(t *testing.T) {
+		t.Parallel()
+		dir := copyFixture(t, "llama3")
+		write(dir, "generation_config.json", `{"eos_token_id": [434, 431], "bos_token_id": 430}`)
+		v, err := FromDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(v.GenerationEOS, []int32{434, 431}) {
+			t.Fatalf("generation eos %v", v.GenerationEOS)
+		}
+	})
+	t.Run("chat_template.jinja when the config has none", func(t *testing.T) {
+		t.Parallel()
+		dir := copyFixture(t, "gpt2")
+		write(dir, "chat_template.jinja", "{{ messages }}")
+		v, err := FromDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.ChatTemplates) != 1 || v.ChatTemplates[0].Template != "{{ messages }}" {
+			t.Fatalf("chat templates %v", v.ChatTemplates)
+		}
+	})
+	t.Run("config vocab_size pads with [PAD{i}]", func(t *testing.T) {
+		t.Parallel()
+		v, err := FromDir(filepath.Join(fixtures, "llama-spm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(v.Tokens)
+		if v.Tokens[n-1] != fmt.Sprintf("[PAD%d]", n-1) || v.Types[n-1] != TokenUnused || v.Scores[n-1] != -10000 {
+			t.Fatalf("last token %q type %v score %v", v.Tokens[n-1], v.Types[n-1], v.Scores[n-1])
+		}
+	})
+}
+
+func TestAddBOSDefault(t *testing.T) {
+	t.Parallel()
+	dir := copyFixture(t, "llama3")
+	p := filepath.Join(dir, "tokenizer.json")
+	tj, err := ReadTokenizerJSONFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tj.PostProcessor = nil
+	v, err := (&Dir{Path: dir, TokenizerJSON: tj}).Vocab()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.AddBOS == nil || *v.AddBOS {
+		t.Fatalf("add_bos %v, want an explicit false for llama-bpe without a BOS template", v.AddBOS)
+	}
+	w, err := FromDir(filepath.Join(fixtures, "gpt2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.AddBOS != nil {
+		t.Fatalf("gpt-2: add_bos %v written; llama.cpp's default already matches", *w.AddBOS)
 	}
 }

@@ -24,9 +24,16 @@ package tokenizer
 //     which is the same for the special tokens that use the flag.
 //   - Named chat templates are listed in tokenizer.chat_templates in sorted
 //     order (gguf-py writes a set, in arbitrary order).
-//   - Architecture-specific tweaks of the converter (Gemma's
-//     add_space_prefix=false, T5's add_bos/add_eos are applied; others) are
-//     the caller's: set the Vocab fields before writing.
+//   - A byte-level BPE whose pre-tokenizer makes llama.cpp add BOS by default
+//     (llama-bpe, tekken, chameleon) gets add_bos_token=false written when
+//     neither the post-processor nor tokenizer_config.json asks for BOS, as
+//     transformers then adds none.
+//   - special_tokens_map.json supplies token strings tokenizer_config.json
+//     lacks (as transformers does); SpecialVocab does not read it.
+//   - Unigram models get T5Model.set_vocab's add_bos=false/add_eos=true;
+//     other per-architecture tweaks of the converter (Gemma's
+//     add_space_prefix=false, say) are the caller's: set the Vocab fields
+//     before writing.
 //
 // The encoder follows llama.cpp (which follows sentencepiece for
 // SentencePiece models), except for unigram models with byte tokens, where

@@ -455,7 +455,22 @@ func (d *Dir) gpt2Vocab() (*Vocab, error) {
 	if err := d.specialVocab(v, 0); err != nil {
 		return nil, err
 	}
+	if v.AddBOS == nil && llamaCppAddsBOS(v.Pre) {
+		// Nothing in the tokenizer asks for BOS, so transformers adds none,
+		// but llama.cpp defaults add_bos to true for these pre-tokenizers.
+		v.AddBOS = boolp(false)
+	}
 	return v, nil
+}
+
+// llamaCppAddsBOS reports the pre-tokenizers for which llama.cpp's loader
+// turns add_bos on when the GGUF does not say.
+func llamaCppAddsBOS(pre string) bool {
+	switch pre {
+	case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano", "tekken", "chameleon":
+		return true
+	}
+	return false
 }
 
 // bertVocab is BertModel.set_vocab: base vocab in phantom-space form
