@@ -274,36 +274,73 @@ func (e *Encoder) encodeBPE(text string, out []int32) []int32 {
 }
 
 // bpeMerge applies the merges to a byte-level word, lowest rank first,
-// leftmost first among equal ranks.
+// leftmost first among equal ranks, with a priority queue over a linked list
+// of symbols as llama.cpp does (O(n log n), so long words stay cheap).
 func (e *Encoder) bpeMerge(word string) []string {
-	var syms []string
-	for _, r := range word {
-		syms = append(syms, string(r))
+	var syms []spmSym
+	for i, r := range word {
+		syms = append(syms, spmSym{text: word[i : i+utf8.RuneLen(r)], prev: len(syms) - 1, next: len(syms) + 1})
 	}
-	for len(syms) > 1 {
-		best, at := math.MaxInt, -1
-		for i := 0; i+1 < len(syms); i++ {
-			if r, ok := e.ranks[[2]string{syms[i], syms[i+1]}]; ok && r < best {
-				best, at = r, i
-			}
-		}
-		if at < 0 {
-			break
-		}
-		// Merge every non-overlapping occurrence of this pair, left to right.
-		a, b := syms[at], syms[at+1]
-		merged := syms[:0:0]
-		for i := 0; i < len(syms); i++ {
-			if i+1 < len(syms) && syms[i] == a && syms[i+1] == b {
-				merged = append(merged, a+b)
-				i++
-				continue
-			}
-			merged = append(merged, syms[i])
-		}
-		syms = merged
+	if len(syms) == 0 {
+		return nil
 	}
-	return syms
+	syms[len(syms)-1].next = -1
+	q := &rankQueue{}
+	try := func(l, r int) {
+		if l < 0 || r < 0 {
+			return
+		}
+		if rank, ok := e.ranks[[2]string{syms[l].text, syms[r].text}]; ok {
+			heap.Push(q, rankBigram{left: l, right: r, rank: rank, text: syms[l].text + syms[r].text})
+		}
+	}
+	for i := 1; i < len(syms); i++ {
+		try(i-1, i)
+	}
+	for q.Len() > 0 {
+		b := heap.Pop(q).(rankBigram)
+		l, r := &syms[b.left], &syms[b.right]
+		if l.text == "" || r.text == "" || l.next != b.right || l.text+r.text != b.text {
+			continue // outdated
+		}
+		l.text += r.text
+		r.text = ""
+		l.next = r.next
+		if r.next >= 0 {
+			syms[r.next].prev = b.left
+		}
+		try(l.prev, b.left)
+		try(b.left, l.next)
+	}
+	var out []string
+	for i := 0; i >= 0; i = syms[i].next {
+		out = append(out, syms[i].text)
+	}
+	return out
+}
+
+type rankBigram struct {
+	left, right int
+	rank        int
+	text        string
+}
+
+type rankQueue []rankBigram
+
+func (q rankQueue) Len() int { return len(q) }
+func (q rankQueue) Less(i, j int) bool {
+	if q[i].rank != q[j].rank {
+		return q[i].rank < q[j].rank
+	}
+	return q[i].left < q[j].left
+}
+func (q rankQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *rankQueue) Push(x any)   { *q = append(*q, x.(rankBigram)) }
+func (q *rankQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
 }
 
 // ---- SentencePiece BPE (llama.cpp's llm_tokenizer_spm) ----

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -221,5 +222,28 @@ func TestFirstDiff(t *testing.T) {
 		if got := FirstDiff(c.a, c.b); got != c.want {
 			t.Errorf("FirstDiff(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestLongInput: a long word without spaces must not make merging
+// quadratic (this would run for hours with an O(n²) merge loop).
+func TestLongInput(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("ab", 150_000) + " " + strings.Repeat("日本", 50_000) + strings.Repeat("9", 100_000)
+	for _, name := range []string{"gpt2", "llama3", "llama-spm", "t5-unigram"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v, err := FromDir(filepath.Join(fixtures, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := NewEncoder(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := enc.Encode(long, true); len(ids) == 0 {
+				t.Fatal("no ids")
+			}
+		})
 	}
 }
