@@ -293,3 +293,61 @@ def test_llama_cpp_tokenizes_like_us(tokcheck, fresh, tmp_path, name):
     with_bos = llm.tokenize(b"Hello world", add_bos=True, special=True)
     if kvs.get("tokenizer.ggml.add_bos_token"):
         assert with_bos[0] == kvs["tokenizer.ggml.bos_token_id"]
+
+
+def dump_gguf_kvs(path: pathlib.Path, out: pathlib.Path) -> None:
+    """tokenizer.* key/values of a GGUF, read back by gguf-py's GGUFReader,
+    as [{key, type, value}] for tokcheck -kvs."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    kvs = []
+    for key, field in reader.fields.items():
+        if not key.startswith("tokenizer."):
+            continue
+        t = field.types[0].name
+        if t == "ARRAY":
+            t = "ARRAY:" + field.types[1].name
+        value = field.contents()
+        if isinstance(value, (bytes, bytearray)):
+            value = list(value)
+        kvs.append({"key": key, "type": t, "value": value})
+    out.write_text(json.dumps(kvs, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", BYTE_LEVEL + SPM + ["bert-wordpiece"])
+def test_gguf_to_hf_export(tokcheck, fresh, tmp_path, name):
+    """GGUF → HF: the vocabulary read back from a GGUF file (gguf-py's reader)
+    rebuilds a tokenizer.json that tokenizes like the original tokenizer."""
+    from tokenizers import Tokenizer
+
+    d = fresh / name
+    got = run_tokcheck(tokcheck, d)
+    path = tmp_path / "vocab.gguf"
+    write_vocab_gguf(path, got["kvs"])
+    kv_file = tmp_path / "kvs.json"
+    dump_gguf_kvs(path, kv_file)
+    out = tmp_path / "hf"
+    out.mkdir()
+    p = subprocess.run([tokcheck, "-kvs", str(kv_file), "-prompts", str(d.parent / "prompts.json"), "-export", str(out)],
+                       capture_output=True, text=True, check=True)
+    back = json.loads(p.stdout)
+    assert not back.get("error") and not back.get("export_error"), back
+    # The same KVs after the trip through the file (scores compared as float32).
+    a = {kv["key"]: kv["value"] for kv in got["kvs"]}
+    b = {kv["key"]: kv["value"] for kv in back["kvs"]}
+    assert set(a) == set(b)
+    for k in a:
+        if k == "tokenizer.ggml.scores":
+            np.testing.assert_array_equal(np.float32(a[k]), np.float32(b[k]))
+        else:
+            assert a[k] == b[k], k
+    exported = Tokenizer.from_file(str(out / "tokenizer.json"))
+    if (d / "tokenizer.json").is_file():
+        original = Tokenizer.from_file(str(d / "tokenizer.json"))
+        for prompt in gen.PROMPTS:
+            assert exported.encode(prompt).ids == original.encode(prompt).ids, prompt
+    else:
+        for prompt, e in zip(gen.PROMPTS, expected(d)["spm"]):
+            if "<s>" not in prompt:
+                assert exported.encode(prompt, add_special_tokens=False).ids == e["ids"], prompt

@@ -5,6 +5,7 @@
 //
 //	tokcheck [-prompts prompts.json] [-export OUTDIR] DIR
 //	tokcheck -split PRE -prompts texts.json
+//	tokcheck -kvs gguf-kvs.json [-prompts prompts.json] [-export OUTDIR]
 //
 // With -export it also writes the tokenizer.json and tokenizer_config.json
 // rebuilt from the vocabulary into OUTDIR. Errors are reported in the JSON
@@ -50,6 +51,7 @@ func main() {
 	promptsPath := flag.String("prompts", "", "JSON list of prompts to encode")
 	export := flag.String("export", "", "directory to write the rebuilt tokenizer.json into")
 	split := flag.String("split", "", "print the pre-tokenizer pieces of the prompts for this pre name instead")
+	kvsPath := flag.String("kvs", "", "read the vocabulary from GGUF key/values in this JSON file instead of DIR")
 	flag.Parse()
 	if *split != "" && *promptsPath != "" {
 		b, err := os.ReadFile(*promptsPath)
@@ -71,7 +73,7 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(out)
 		return
 	}
-	if flag.NArg() != 1 {
+	if *kvsPath == "" && flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: tokcheck [-prompts FILE] [-export DIR] DIR | -split PRE -prompts FILE")
 		os.Exit(2)
 	}
@@ -89,7 +91,13 @@ func main() {
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
 	var r report
-	v, err := tokenizer.FromDir(flag.Arg(0))
+	var v *tokenizer.Vocab
+	var err error
+	if *kvsPath != "" {
+		v, err = vocabFromKVFile(*kvsPath)
+	} else {
+		v, err = tokenizer.FromDir(flag.Arg(0))
+	}
 	if err != nil {
 		r.Error = err.Error()
 		_ = out.Encode(r)
@@ -116,7 +124,7 @@ func main() {
 			r.Plain = append(r.Plain, encoding{p, nonNil(ids), enc.Pieces(ids)})
 		}
 	}
-	if d, err := tokenizer.ReadDir(flag.Arg(0)); err == nil {
+	if d, err := tokenizer.ReadDir(flag.Arg(0)); *kvsPath == "" && err == nil {
 		if enc, err := tokenizer.NewHFEncoder(d); err == nil {
 			for _, p := range prompts {
 				ids := enc.Encode(p, true)
@@ -137,4 +145,73 @@ func nonNil(ids []int32) []int32 {
 		return []int32{}
 	}
 	return ids
+}
+
+// vocabFromKVFile reads [{"key", "type", "value"}] as dumped from a GGUF by
+// gguf-py's GGUFReader and gives the values the Go types a GGUF reader
+// would: type is the GGUF value type name (UINT32, BOOL, STRING, FLOAT32,
+// INT32, UINT8 ...), prefixed "ARRAY:" for arrays.
+func vocabFromKVFile(path string) (*tokenizer.Vocab, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw []struct {
+		Key   string          `json:"key"`
+		Type  string          `json:"type"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	var kvs []tokenizer.KV
+	for _, r := range raw {
+		var v any
+		var err error
+		switch r.Type {
+		case "STRING":
+			var s string
+			err = json.Unmarshal(r.Value, &s)
+			v = s
+		case "BOOL":
+			var x bool
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "UINT32":
+			var x uint32
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "INT32":
+			var x int32
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "ARRAY:STRING":
+			var x []string
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "ARRAY:FLOAT32":
+			var x []float32
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "ARRAY:INT32":
+			var x []int32
+			err = json.Unmarshal(r.Value, &x)
+			v = x
+		case "ARRAY:UINT8":
+			var x []int
+			err = json.Unmarshal(r.Value, &x)
+			bs := make([]uint8, len(x))
+			for i := range x {
+				bs[i] = uint8(x[i])
+			}
+			v = bs
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", r.Key, err)
+		}
+		kvs = append(kvs, tokenizer.KV{Key: r.Key, Value: v})
+	}
+	return tokenizer.FromKVs(kvs)
 }
