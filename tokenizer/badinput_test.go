@@ -69,6 +69,8 @@ func TestBadInput(t *testing.T) {
 		{"special token id outside vocab", "qwen2", write("config.json", `{"vocab_size": 433, "bos_token_id": 100000}`), ErrSpecialToken, []string{"config.json", "bos", "100000"}},
 		{"special token string not in vocab", "qwen2", write("tokenizer_config.json", `{"eos_token": "<|nope|>"}`), ErrSpecialToken, []string{"tokenizer_config.json", "<|nope|>"}},
 		{"config vocab_size below ids", "gpt2", write("config.json", `{"vocab_size": 10}`), ErrCorrupt, []string{"vocab_size 10"}},
+		{"config vocab_size far above the tokenizer", "gpt2", write("config.json", `{"vocab_size": 4000000}`), ErrCorrupt, []string{"config.json", "vocab_size 4000000"}},
+		{"config vocab_size far above the pieces", "llama-spm", write("config.json", `{"vocab_size": 4000000}`), ErrCorrupt, []string{"config.json", "vocab_size 4000000"}},
 		{"pre-tokenizer llama.cpp lacks", "odd-pre", func(string) {}, ErrPreTokenizer, []string{`split 1: \p{L}+\p{N}*|\s+|[^\s\p{L}]+`, "tokenizer.json"}},
 		{"chat_template of the wrong shape", "llama3", write("tokenizer_config.json", `{"chat_template": 5}`), ErrCorrupt, []string{"chat_template"}},
 	}
@@ -249,5 +251,18 @@ func TestAddBOSDefault(t *testing.T) {
 	}
 	if w.AddBOS != nil {
 		t.Fatalf("gpt-2: add_bos %v written; llama.cpp's default already matches", *w.AddBOS)
+	}
+}
+
+func TestHostileSizes(t *testing.T) {
+	t.Parallel()
+	if _, err := ParseTokenizerJSON([]byte(`{"model":{"type":"BPE","vocab":{"a":4000000},"merges":[]}}`)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("sparse ids: err = %v", err)
+	}
+	if _, err := ParseTokenizerJSON([]byte(`{"model":{"type":"BPE","vocab":{"a":0}},"added_tokens":[{"id":99999999,"content":"x"}]}`)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("huge added id: err = %v", err)
+	}
+	if _, err := (&Dir{}).Vocab(); !errors.Is(err, ErrNotFound) {
+		t.Errorf("empty Dir: err = %v", err)
 	}
 }

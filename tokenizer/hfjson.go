@@ -16,8 +16,14 @@ import (
 // tokenizer.json files are a few tens of MB.
 const maxJSONFile = 512 << 20
 
-// maxVocab caps the number of tokens a vocabulary may declare.
-const maxVocab = 1 << 24
+// maxVocab caps the number of tokens a vocabulary may declare (the largest
+// real vocabularies have about a million).
+const maxVocab = 1 << 22
+
+// maxHoles caps how far the ids of tokenizer.json may run past its number
+// of tokens, so a tiny hostile file cannot make us allocate millions of
+// filler tokens.
+const maxHoles = 1 << 16
 
 // AddedToken is one entry of tokenizer.json's added_tokens (or of
 // tokenizer_config.json's added_tokens_decoder).
@@ -143,6 +149,9 @@ func ParseTokenizerJSON(b []byte) (*HFTokenizer, error) {
 		if a.ID < 0 || a.ID >= maxVocab {
 			return nil, fmt.Errorf("added token %q has id %d: %w", a.Content, a.ID, ErrCorrupt)
 		}
+	}
+	if n, entries := t.VocabSize(), len(t.Model.Vocab)+len(t.Model.Unigram)+len(t.AddedTokens); n > entries+maxHoles {
+		return nil, fmt.Errorf("ids run to %d for %d tokens: %w", n-1, entries, ErrCorrupt)
 	}
 	return t, nil
 }

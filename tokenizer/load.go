@@ -161,6 +161,8 @@ func (d *Dir) Vocab() (*Vocab, error) {
 	var err error
 	t := d.TokenizerJSON
 	switch {
+	case d.SentencePiece == nil && t == nil:
+		return nil, fmt.Errorf("tokenizer: %s: neither tokenizer.model nor tokenizer.json: %w", d.Path, ErrNotFound)
 	case d.SentencePiece != nil:
 		v, err = d.sentencePieceVocab()
 	case t.Model.Type == "BPE" && t.Model.ByteFallback:
@@ -198,11 +200,15 @@ func looksSpecial(s string) bool {
 // spmPieces is _create_vocab_sentencepiece: SentencePiece pieces padded to
 // config vocab_size with [PAD{i}], then added_tokens.json and
 // tokenizer_config.json's added_tokens_decoder on top.
-func (d *Dir) spmPieces() (tokens []string, scores []float32, types []TokenType) {
+func (d *Dir) spmPieces() (tokens []string, scores []float32, types []TokenType, err error) {
 	m := d.SentencePiece
 	n := d.configVocabSize()
 	if n == 0 {
 		n = len(m.Pieces)
+	}
+	if n > len(m.Pieces)+maxHoles {
+		return nil, nil, nil, fmt.Errorf("tokenizer: %s: vocab_size %d is %d more than the %d pieces of tokenizer.model; check config.json: %w",
+			filepath.Join(d.Path, "config.json"), n, n-len(m.Pieces), len(m.Pieces), ErrCorrupt)
 	}
 	tokens = make([]string, n)
 	scores = make([]float32, n)
@@ -252,7 +258,7 @@ func (d *Dir) spmPieces() (tokens []string, scores []float32, types []TokenType)
 			scores[id], tokens[id] = -1000, tok
 		}
 	}
-	return tokens, scores, types
+	return tokens, scores, types, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -278,7 +284,10 @@ func (d *Dir) sentencePieceVocab() (*Vocab, error) {
 	}
 	v.Pre = "default"
 	v.Source = file
-	v.Tokens, v.Scores, v.Types = d.spmPieces()
+	var err error
+	if v.Tokens, v.Scores, v.Types, err = d.spmPieces(); err != nil {
+		return nil, err
+	}
 	if m.ModelType == SPUnigram {
 		v.AddSpacePrefix = boolp(m.AddDummyPrefix)
 		v.RemoveExtraWhitespaces = boolp(m.RemoveExtraWhitespaces)
@@ -406,6 +415,10 @@ func (d *Dir) baseVocab(model string) (*Vocab, error) {
 	if c := d.configVocabSize(); c > 0 {
 		if c < n {
 			return nil, fmt.Errorf("tokenizer: %s: token id %d is past config.json vocab_size %d: %w", file, n-1, c, ErrCorrupt)
+		}
+		if c > n+maxHoles {
+			return nil, fmt.Errorf("tokenizer: %s: vocab_size %d is %d more than the %d tokens of tokenizer.json: %w",
+				filepath.Join(d.Path, "config.json"), c, c-n, n, ErrCorrupt)
 		}
 		n = c
 	}
