@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"mlmf/formats"
+	"mlmf/formats/gguf"
 )
 
 // Summary describes an opened checkpoint. Its JSON form is mlmf's stable
@@ -24,8 +25,12 @@ type Summary struct {
 	TensorCount    int                   `json:"tensor_count"`
 	ParameterCount int64                 `json:"parameter_count"`
 	TotalBytes     int64                 `json:"total_bytes"`
+	BitsPerWeight  float64               `json:"bits_per_weight"`
 	DTypes         map[string]DTypeTotal `json:"dtypes"`
 	Tensors        []TensorRow           `json:"tensors"`
+	// MetadataLines is the metadata in storage order with long values
+	// summarised, for display (not part of the JSON).
+	MetadataLines [][2]string `json:"-"`
 }
 
 // DTypeTotal sums the tensors of one dtype.
@@ -106,6 +111,14 @@ func Inspect(ctx context.Context, path string, r formats.Reader, opt InspectOpti
 			row.SHA256 = sum
 		}
 		s.Tensors = append(s.Tensors, row)
+	}
+	if s.ParameterCount > 0 {
+		s.BitsPerWeight = float64(s.TotalBytes) * 8 / float64(s.ParameterCount)
+	}
+	if g, ok := r.(*gguf.File); ok {
+		for _, kv := range g.KVs() {
+			s.MetadataLines = append(s.MetadataLines, [2]string{kv.Key, kv.Format(8, 80)})
+		}
 	}
 	return s, nil
 }

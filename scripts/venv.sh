@@ -23,7 +23,19 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
   fi
 fi
+if ! command -v c++ >/dev/null || ! command -v cmake >/dev/null; then
+  # llama-cpp-python compiles llama.cpp: it needs a C/C++ toolchain and cmake.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq build-essential cmake >/dev/null
+  else
+    echo "venv.sh: a C++ compiler and cmake are needed (apt-get install build-essential cmake)" >&2
+    exit 1
+  fi
+fi
 echo "venv.sh: installing test oracles into $VENV (first run takes a few minutes)"
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+# llama-cpp-python builds llama.cpp from source (several minutes on 2 cores);
+# GGML_NATIVE=OFF keeps the build independent of the CPU it runs on.
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
 echo "$want" > "$stamp"

@@ -71,7 +71,15 @@ func printSummary(w io.Writer, s *engine.Summary) {
 	fmt.Fprintf(w, "tensors     %d\n", s.TensorCount)
 	fmt.Fprintf(w, "parameters  %s (%d)\n", humanCount(s.ParameterCount), s.ParameterCount)
 	fmt.Fprintf(w, "bytes       %s (%d)\n", humanBytes(s.TotalBytes), s.TotalBytes)
-	if len(s.Metadata) > 0 {
+	if s.BitsPerWeight > 0 {
+		fmt.Fprintf(w, "bits/weight %.2f\n", s.BitsPerWeight)
+	}
+	if len(s.MetadataLines) > 0 {
+		fmt.Fprintln(w, "\nmetadata")
+		for _, kv := range s.MetadataLines {
+			fmt.Fprintf(w, "  %s = %s\n", kv[0], kv[1])
+		}
+	} else if len(s.Metadata) > 0 {
 		fmt.Fprintln(w, "\nmetadata")
 		keys := make([]string, 0, len(s.Metadata))
 		for k := range s.Metadata {

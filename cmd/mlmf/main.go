@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 
+	_ "mlmf/formats/gguf"
 	_ "mlmf/formats/safetensors"
 )
 
@@ -33,6 +34,8 @@ func init() {
 	commands = []command{
 		{"inspect", "show format, metadata, totals and the tensor table of a checkpoint", runInspect},
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
+		{"quantize", "quantize a GGUF model as llama-quantize does (presets, imatrix, overrides)", runQuantize},
+		{"meta", "read and edit GGUF metadata: meta FILE [get KEY | set KEY=TYPE:VALUE … | del KEY …]", runMeta},
 		{"version", "print mlmf's version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "mlmf", version)
 			return nil

@@ -1,0 +1,108 @@
+package ggml
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+
+	"mlmf/formats"
+)
+
+func allCodecTypes(m map[formats.DType]bool) []formats.DType {
+	var out []formats.DType
+	for _, d := range formats.AllDTypes() {
+		if m[d] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// FuzzDequantize: any bytes, any type: an error or a full decode, never a
+// panic; with finite scales the output is finite.
+func FuzzDequantize(f *testing.F) {
+	f.Add(uint8(0), []byte{})
+	f.Add(uint8(5), make([]byte, 144))
+	f.Add(uint8(9), []byte{0x00, 0x3c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17})
+	m := map[formats.DType]bool{}
+	for d := range dequantizers {
+		m[d] = true
+	}
+	types := allCodecTypes(m)
+	f.Fuzz(func(t *testing.T, ti uint8, data []byte) {
+		dt := types[int(ti)%len(types)]
+		n := len(data) / dt.TypeSize() * dt.BlockSize()
+		y := make([]float32, n)
+		err := Dequantize(y, data, dt)
+		if len(data)%dt.TypeSize() != 0 {
+			if err == nil {
+				t.Fatalf("%v: %d bytes accepted", dt, len(data))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", dt, err)
+		}
+		if err := Dequantize(make([]float32, n+1), data, dt); err == nil {
+			t.Fatalf("%v: wrong destination size accepted", dt)
+		}
+	})
+}
+
+// FuzzQuantize: any finite input rows quantize without panic, and the
+// dequantized result is finite and bounded by the input's magnitude.
+func FuzzQuantize(f *testing.F) {
+	f.Add(uint8(0), uint8(1), []byte{0, 0, 128, 63})
+	f.Add(uint8(7), uint8(1), make([]byte, 1024))
+	f.Add(uint8(12), uint8(2), []byte{1, 2, 3, 4, 5, 6, 7, 8, 200, 201, 202, 0x7f, 0, 0, 0x80, 0xff})
+	types := quantTypes()
+	f.Fuzz(func(t *testing.T, ti uint8, nb uint8, data []byte) {
+		dt := types[int(ti)%len(types)]
+		bs := dt.BlockSize()
+		if bs == 1 {
+			bs = 32
+		}
+		nPerRow := bs * (1 + int(nb)%4)
+		x := make([]float32, nPerRow*(1+len(data)/(4*nPerRow)))
+		var amax float32
+		for i := range x {
+			var v float32
+			if 4*i+4 <= len(data) {
+				v = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+			}
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || math.Abs(float64(v)) > 6e4 {
+				v = float32(math.Mod(float64(v), 6e4))
+				if math.IsNaN(float64(v)) {
+					v = 0
+				}
+			}
+			x[i] = v
+			amax = max(amax, abs32(v))
+		}
+		var im []float32
+		if nb&0x80 != 0 {
+			im = make([]float32, nPerRow)
+			for i := range im {
+				im[i] = float32(i%7) * 0.5
+			}
+		}
+		rs, err := RowSize(dt, nPerRow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := make([]byte, len(x)/nPerRow*rs)
+		if err := Quantize(q, x, dt, nPerRow, im); err != nil {
+			t.Fatal(err)
+		}
+		y := make([]float32, len(x))
+		if err := Dequantize(y, q, dt); err != nil {
+			t.Fatal(err)
+		}
+		lim := 4*float64(amax) + 1e-3
+		for i, v := range y {
+			if math.IsNaN(float64(v)) || math.Abs(float64(v)) > lim {
+				t.Fatalf("%v: element %d: %v from %v (max |x| %v)", dt, i, v, x[i], amax)
+			}
+		}
+	})
+}
