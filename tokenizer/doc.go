@@ -35,6 +35,15 @@ package tokenizer
 //     add_space_prefix=false, say) are the caller's: set the Vocab fields
 //     before writing.
 //
+// The encoder splits with hand-written versions of the GPT-2, LLaMA-3 and
+// Qwen2 regexes (as llama.cpp's unicode.cpp does) and with Go's RE2 for the
+// other pre-tokenizers of the table, their Perl classes made Unicode-aware
+// as in Oniguruma and the \s+(?!\S) lookahead tail emulated; only
+// superbpe and jais-2, whose regexes need more lookaround, are refused.
+// The deepseek-llm letter class holds characters that Unicode normalisation
+// changes (U+1F7D, U+1FBE, U+1FD3, U+1FDB, U+2126, U+212A); they are written
+// as escapes so no editor can fold them.
+//
 // The encoder follows llama.cpp (which follows sentencepiece for
 // SentencePiece models), except for unigram models with byte tokens, where
 // it follows sentencepiece's byte fallback (llama.cpp emits <unk>).

@@ -46,7 +46,7 @@ var preTypes = []preType{
 	{"qwen35", [][]string{{`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`}}},
 	{"starcoder", [][]string{{RegexDigit, RegexGPT2}}},
 	{"falcon", [][]string{{RegexPunct, RegexGPT2, RegexDigits, "[0-9][0-9][0-9]"}, {RegexPunct, RegexGPT2, "[0-9][0-9][0-9]"}}},
-	{"deepseek-llm", [][]string{{"[\r\n]", `\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+`, `\s?[!-/:-~！-／：-～‘-‟　-。]+`, `\s+$`, `[一-龥ࠀ-一가-퟿]+`, `\p{N}+`}}},
+	{"deepseek-llm", [][]string{{"[\r\n]", "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1f7dᾀ-ᾴᾶ-ᾼ\u1fbeῂ-ῄῆ-ῌῐ-\u1fd3ῖ-\u1fdbῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212a-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+", `\s?[!-/:-~！-／：-～‘-‟　-。]+`, `\s+$`, `[一-龥ࠀ-一가-퟿]+`, `\p{N}+`}}},
 	{"deepseek-coder", [][]string{{"[\r\n]", `\s?\p{L}+`, `\s?\p{P}+`, `[一-龥ࠀ-一가-퟿]+`, `\p{N}`}}},
 	{"deepseek-v3", [][]string{{`\p{N}{1,3}`, `[一-龥぀-ゟ゠-ヿ]+`, regexDSV3}}},
 	{"bloom", [][]string{{regexBloom}, {` ?[^(\s|[.,!?…。，、।۔،])]+`}}},
@@ -229,7 +229,7 @@ func normaliseRegexes(rs []string) []string {
 		r = strings.NewReplacer("\r", `\r`, "\n", `\n`, "\t", `\t`).Replace(r)
 		r = strings.ReplaceAll(r, `(?i:'s|'t|'re|'ve|'m|'ll|'d)`, `(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])`)
 		r = strings.ReplaceAll(r, `'(?i:[sdmt]|ll|ve|re)`, `'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])`)
-		r = strings.NewReplacer(`?+`, `?`, `++`, `+`, `*+`, `*`, `{1}|`, `|`).Replace(r)
+		r = strings.ReplaceAll(dropPossessive(r), `{1}|`, `|`)
 		out[i] = r
 	}
 	return out
@@ -272,4 +272,50 @@ func preRegexesFor(name string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// dropPossessive turns possessive quantifiers (?+ ++ *+ }+) into greedy ones,
+// as llama.cpp does, leaving character classes and escapes alone.
+func dropPossessive(re string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\' && i+1 < len(re):
+			b.WriteByte(c)
+			b.WriteByte(re[i+1])
+			i++
+			if e := re[i]; (e == 'p' || e == 'P' || e == 'x') && i+1 < len(re) && re[i+1] == '{' {
+				if j := strings.IndexByte(re[i+1:], '}'); j >= 0 {
+					b.WriteString(re[i+1 : i+2+j])
+					i += j + 1
+				}
+			}
+			continue
+		case c == '[' && !inClass:
+			inClass = true
+			b.WriteByte(c)
+			if i+1 < len(re) && re[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(re) && re[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == ']' && inClass:
+			inClass = false
+		case !inClass && (c == '?' || c == '+' || c == '*' || c == '}') && i+1 < len(re) && re[i+1] == '+':
+			// A '?' right after '(' opens a group, never a quantifier.
+			if !(c == '?' && i > 0 && re[i-1] == '(') {
+				b.WriteByte(c)
+				i++
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

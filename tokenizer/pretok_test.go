@@ -126,3 +126,40 @@ func TestPreTableRegexesCompile(t *testing.T) {
 		}
 	}
 }
+
+func TestDropPossessive(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`a?+b++c*+d{2}+`:           `a?b+c*d{2}`,
+		`[()*+,]+`:                 `[()*+,]+`, // inside a class '*+' is two characters
+		`\p{L}++`:                  `\p{L}+`,
+		`(?+x)`:                    `(?+x)`,
+		`[^\s\p{L}\p{N}]++[\r\n]*`: `[^\s\p{L}\p{N}]+[\r\n]*`,
+		`\++`:                      `\++`,
+		`[]*+]`:                    `[]*+]`,
+	} {
+		if got := dropPossessive(in); got != want {
+			t.Errorf("dropPossessive(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEncoderCoversTable: the encoder implements every pre-tokenizer of the
+// table except those whose regexes need lookaround beyond the common
+// whitespace tail.
+func TestEncoderCoversTable(t *testing.T) {
+	t.Parallel()
+	refused := map[string]bool{"superbpe": true, "jais-2": true}
+	for name := range PreNames() {
+		_, err := splittersFor(name, nil)
+		if refused[name] {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Errorf("%s: err = %v, want ErrUnsupported", name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -231,7 +231,11 @@ func splittersFor(pre string, regexes []string) ([]splitter, error) {
 		case "[0-9][0-9][0-9]":
 			out = append(out, splitTriples)
 		default:
-			return nil, fmt.Errorf("encoding with pre-tokenizer %q (split %s) is not implemented in mlmf's encoder: %w", pre, re, ErrUnsupported)
+			sp, err := regexSplitter(re)
+			if err != nil {
+				return nil, fmt.Errorf("encoding with pre-tokenizer %q: %w", pre, err)
+			}
+			out = append(out, sp)
 		}
 	}
 	return out, nil
@@ -280,4 +284,14 @@ func PreSplit(pre, text string) ([]string, error) {
 		out[i] = string(p)
 	}
 	return out, nil
+}
+
+// PreNames lists the tokenizer.ggml.pre names DetectPre can give, each with
+// the split regexes (tokenizer.json form) that define it.
+func PreNames() map[string][]string {
+	out := make(map[string][]string, len(preTypes))
+	for _, p := range preTypes {
+		out[p.name] = append([]string(nil), p.forms[0]...)
+	}
+	return out
 }

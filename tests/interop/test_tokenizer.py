@@ -210,6 +210,31 @@ def test_splitters_match_tokenizers(tokcheck, tmp_path, pre, definition):
     assert not bad, bad[:5]
 
 
+def test_regex_splitters_match_onig(tokcheck, tmp_path):
+    """Every pre-tokenizer in mlmf's table that the encoder implements (the
+    hand-written ones and the RE2-based one with the lookahead tail emulated)
+    splits random text where the tokenizers library's Oniguruma regexes do."""
+    from tokenizers import pre_tokenizers
+
+    table = json.loads(subprocess.run([tokcheck, "-pre-table"], capture_output=True, text=True, check=True).stdout)
+    assert len(table) > 15
+    texts = random_texts(1500, 7) + gen.PROMPTS + ["a  \n\n  b", "x   ", "IMGIMGABZ<sentinel:12>", "1234567 89"]
+    f = tmp_path / "texts.json"
+    f.write_text(json.dumps(texts), encoding="utf-8")
+    tested = []
+    for name, regexes in sorted(table.items()):
+        p = subprocess.run([tokcheck, "-split", name, "-prompts", str(f)], capture_output=True, text=True)
+        if p.returncode != 0:
+            assert "lookaround" in p.stderr, (name, p.stderr)  # the encoder refuses only these
+            continue
+        ours = json.loads(p.stdout)
+        pt = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r), behavior="isolated") for r in regexes])
+        bad = [(t, o, w) for t, o in zip(texts, ours) if o != (w := [piece for piece, _ in pt.pre_tokenize_str(t)])]
+        assert not bad, (name, bad[:3])
+        tested.append(name)
+    assert len(tested) >= 15, tested
+
+
 def _bytes_to_unicode() -> dict:
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]

@@ -5,6 +5,7 @@
 //
 //	tokcheck [-prompts prompts.json] [-export OUTDIR] DIR
 //	tokcheck -split PRE -prompts texts.json
+//	tokcheck -pre-table
 //	tokcheck -kvs gguf-kvs.json [-prompts prompts.json] [-export OUTDIR]
 //
 // With -export it also writes the tokenizer.json and tokenizer_config.json
@@ -52,7 +53,12 @@ func main() {
 	export := flag.String("export", "", "directory to write the rebuilt tokenizer.json into")
 	split := flag.String("split", "", "print the pre-tokenizer pieces of the prompts for this pre name instead")
 	kvsPath := flag.String("kvs", "", "read the vocabulary from GGUF key/values in this JSON file instead of DIR")
+	preTable := flag.Bool("pre-table", false, "print the pre-tokenizer names and their split regexes")
 	flag.Parse()
+	if *preTable {
+		_ = json.NewEncoder(os.Stdout).Encode(tokenizer.PreNames())
+		return
+	}
 	if *split != "" && *promptsPath != "" {
 		b, err := os.ReadFile(*promptsPath)
 		var texts []string
