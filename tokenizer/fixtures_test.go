@@ -247,3 +247,32 @@ func TestLongInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeRoundTrip: decoding our ids gives the text back (with the
+// SentencePiece prefix space, and modulo the unigram fixture's normalisation).
+func TestDecodeRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"gpt2", "llama3", "qwen2", "starcoder-like", "llama-spm"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v, err := FromDir(filepath.Join(fixtures, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := NewEncoder(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range readPrompts(t) {
+				got := v.Decode(enc.Encode(p, true))
+				want := p
+				if v.Model == ModelLlama && p != "" && p != "<s>" {
+					want = " " + p
+				}
+				if got != want {
+					t.Errorf("Decode(Encode(%q)) = %q", p, got)
+				}
+			}
+		})
+	}
+}
