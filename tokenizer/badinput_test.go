@@ -266,3 +266,21 @@ func TestHostileSizes(t *testing.T) {
 		t.Errorf("empty Dir: err = %v", err)
 	}
 }
+
+// TestSentencePieceRoundTrip: parse → Marshal → parse gives the same model.
+func TestSentencePieceRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"llama-spm", "t5-unigram"} {
+		m, err := ReadSentencePieceFile(filepath.Join(fixtures, name, "tokenizer.model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseSentencePiece(m.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m, back) {
+			t.Errorf("%s: round trip changed the model", name)
+		}
+	}
+}

@@ -15,6 +15,10 @@ import (
 type HFFiles struct {
 	TokenizerJSON   []byte // tokenizer.json
 	TokenizerConfig []byte // tokenizer_config.json
+	// TokenizerModel is tokenizer.model for llama and t5 vocabularies (nil
+	// for the others, or when the vocabulary cannot be a SentencePiece
+	// model: no unknown token, duplicate pieces).
+	TokenizerModel []byte
 }
 
 // ordered JSON object: keys in insertion order, like the files the
@@ -240,16 +244,26 @@ func ExportHF(v *Vocab) (*HFFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &HFFiles{TokenizerJSON: tjb, TokenizerConfig: cfgb}, nil
+	files := &HFFiles{TokenizerJSON: tjb, TokenizerConfig: cfgb}
+	if v.Model == ModelLlama || v.Model == ModelT5 {
+		if m, err := SentencePieceFromVocab(v); err == nil {
+			files.TokenizerModel = m.Marshal()
+		}
+	}
+	return files, nil
 }
 
-// WriteHF writes tokenizer.json and tokenizer_config.json into dir.
+// WriteHF writes tokenizer.json, tokenizer_config.json and, for
+// SentencePiece-style vocabularies, tokenizer.model into dir.
 func WriteHF(v *Vocab, dir string) error {
 	f, err := ExportHF(v)
 	if err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"tokenizer.json": f.TokenizerJSON, "tokenizer_config.json": f.TokenizerConfig} {
+	for name, b := range map[string][]byte{"tokenizer.json": f.TokenizerJSON, "tokenizer_config.json": f.TokenizerConfig, "tokenizer.model": f.TokenizerModel} {
+		if b == nil {
+			continue
+		}
 		if err := writeFileAtomic(filepath.Join(dir, name), b); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,15 @@ func FuzzSentencePiece(f *testing.F) {
 		m, err := ParseSentencePiece(b)
 		if err != nil {
 			return
+		}
+		// write → read → compare (as bytes: scores may be NaN)
+		enc := m.Marshal()
+		back, err := ParseSentencePiece(enc)
+		if err != nil {
+			t.Fatalf("re-reading our own serialization: %v", err)
+		}
+		if !bytes.Equal(back.Marshal(), enc) {
+			t.Fatal("serialization round trip changed the model")
 		}
 		d := &Dir{SentencePiece: m}
 		v, err := d.Vocab()
