@@ -216,6 +216,25 @@ func TestConfigForms(t *testing.T) {
 			t.Fatalf("chat templates %v", v.ChatTemplates)
 		}
 	})
+	t.Run("bert fillers in phantom-space form", func(t *testing.T) {
+		t.Parallel()
+		dir := copyFixture(t, "bert-wordpiece")
+		write(dir, "config.json", `{"vocab_size": 302}`)
+		v, err := FromDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Tokens[301] != "\u2581[PAD301]" || v.Types[301] != TokenUnused {
+			t.Fatalf("filler %q %v", v.Tokens[301], v.Types[301])
+		}
+		f, err := ExportHF(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(f.TokenizerJSON), "PAD301") {
+			t.Fatal("export keeps the filler")
+		}
+	})
 	t.Run("config vocab_size pads with [PAD{i}]", func(t *testing.T) {
 		t.Parallel()
 		v, err := FromDir(filepath.Join(fixtures, "llama-spm"))

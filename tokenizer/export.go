@@ -163,9 +163,9 @@ func ExportHF(v *Vocab) (*HFFiles, error) {
 		seen := map[string]bool{}
 		for i, t := range v.Tokens {
 			switch {
-			case v.Types[i] == TokenUnused && t == fmt.Sprintf("[PAD%d]", i):
+			case v.Types[i] == TokenUnused && t == fmt.Sprintf("\u2581[PAD%d]", i):
 				continue
-			case v.Types[i] == TokenControl || v.Types[i] == TokenUnused || v.Types[i] == TokenUnknown:
+			case v.Types[i] == TokenControl || v.Types[i] == TokenUnknown:
 			case strings.HasPrefix(t, "\u2581"):
 				t = strings.TrimPrefix(t, "\u2581")
 			default:

@@ -487,7 +487,8 @@ func llamaCppAddsBOS(pre string) bool {
 }
 
 // bertVocab is BertModel.set_vocab: base vocab in phantom-space form
-// (CONTROL tokens kept, "##x" -> "x", "x" -> "▁x").
+// (CONTROL tokens kept, "##x" -> "x", anything else, [PAD{i}] fillers
+// included, "x" -> "▁x").
 func (d *Dir) bertVocab() (*Vocab, error) {
 	v, err := d.baseVocab(ModelBert)
 	if err != nil {
@@ -505,7 +506,7 @@ func (d *Dir) bertVocab() (*Vocab, error) {
 	}
 	for i, tok := range v.Tokens {
 		switch {
-		case v.Types[i] == TokenControl || v.Types[i] == TokenUnused:
+		case v.Types[i] == TokenControl:
 		case strings.HasPrefix(tok, "##"):
 			v.Tokens[i] = tok[2:]
 		default:

@@ -435,7 +435,7 @@ def reference_kvs_base(d: pathlib.Path, model: str, pre: str) -> dict:
     kvs = {"tokenizer.ggml.model": model, "tokenizer.ggml.pre": pre}
     if model == "bert":
         kvs["tokenizer.ggml.token_type_count"] = cfg.get("type_vocab_size", 1)
-        tokens = [t if y in (3, 5) else (t[2:] if t.startswith("##") else "\u2581" + t) for t, y in zip(tokens, types)]
+        tokens = [t if y == 3 else (t[2:] if t.startswith("##") else "\u2581" + t) for t, y in zip(tokens, types)]
     kvs["tokenizer.ggml.tokens"] = tokens
     kvs["tokenizer.ggml.token_type"] = types
     _special_kvs(d, kvs, len(tokens) if model == "bert" else None, model == "gpt2")
