@@ -303,3 +303,39 @@ func TestSentencePieceRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDummyPrefix: a SentencePiece BPE model without the dummy prefix
+// writes add_space_prefix=false and the encoder adds no space.
+func TestNoDummyPrefix(t *testing.T) {
+	t.Parallel()
+	dir := copyFixture(t, "llama-spm")
+	p := filepath.Join(dir, "tokenizer.model")
+	m, err := ReadSentencePieceFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AddDummyPrefix = false
+	if err := os.WriteFile(p, m.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := FromDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, kv := range v.KVs() {
+		if kv.Key == KeyAddSpacePrefix {
+			found = kv.Value == false
+		}
+	}
+	if !found {
+		t.Fatal("no tokenizer.ggml.add_space_prefix=false")
+	}
+	enc, err := NewEncoder(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Decode(enc.Encode("Hello world", false)); got != "Hello world" {
+		t.Fatalf("decoded %q", got)
+	}
+}

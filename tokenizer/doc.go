@@ -30,6 +30,10 @@ package tokenizer
 //     transformers then adds none.
 //   - special_tokens_map.json supplies token strings tokenizer_config.json
 //     lacks (as transformers does); SpecialVocab does not read it.
+//   - A SentencePiece BPE model whose normalizer_spec has
+//     add_dummy_prefix=false gets tokenizer.ggml.add_space_prefix=false
+//     (llama.cpp's default is true); the converter does this per
+//     architecture (Gemma).
 //   - Unigram models get T5Model.set_vocab's add_bos=false/add_eos=true;
 //     other per-architecture tweaks of the converter (Gemma's
 //     add_space_prefix=false, say) are the caller's: set the Vocab fields

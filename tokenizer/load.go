@@ -288,6 +288,12 @@ func (d *Dir) sentencePieceVocab() (*Vocab, error) {
 	if v.Tokens, v.Scores, v.Types, err = d.spmPieces(); err != nil {
 		return nil, err
 	}
+	if m.ModelType == SPBPE && !m.AddDummyPrefix {
+		// llama.cpp adds the prefix space to SentencePiece input unless told
+		// otherwise; the model says not to (Gemma's does), so tell it. The
+		// converter leaves this to per-architecture code.
+		v.AddSpacePrefix = boolp(false)
+	}
 	if m.ModelType == SPUnigram {
 		v.AddSpacePrefix = boolp(m.AddDummyPrefix)
 		v.RemoveExtraWhitespaces = boolp(m.RemoveExtraWhitespaces)

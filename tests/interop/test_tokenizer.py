@@ -383,3 +383,32 @@ def test_gguf_to_hf_export(tokcheck, fresh, tmp_path, name):
         for prompt, e in zip(gen.PROMPTS, expected(d)["spm"]):
             if "<s>" not in prompt:
                 assert exported.encode(prompt, add_special_tokens=False).ids == e["ids"], prompt
+
+
+def test_spm_without_dummy_prefix(tokcheck, fresh, tmp_path):
+    """A SentencePiece BPE model with add_dummy_prefix=false (Gemma's kind):
+    our encoder, sentencepiece and llama.cpp with our KVs agree."""
+    import shutil
+
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    d = tmp_path / "nodummy"
+    shutil.copytree(fresh / "llama-spm", d)
+    shutil.copy(fresh / "prompts.json", tmp_path / "prompts.json")
+    proto = pb.ModelProto()
+    proto.ParseFromString((d / "tokenizer.model").read_bytes())
+    proto.normalizer_spec.add_dummy_prefix = False
+    (d / "tokenizer.model").write_bytes(proto.SerializeToString())
+    sp = spm.SentencePieceProcessor(model_file=str(d / "tokenizer.model"))
+    got = run_tokcheck(tokcheck, d)
+    kvs = {kv["key"]: kv["value"] for kv in got["kvs"]}
+    assert kvs["tokenizer.ggml.add_space_prefix"] is False
+    bad = [(e["text"], e["ids"], sp.encode(e["text"])) for e in got["plain"] if e["ids"] != sp.encode(e["text"])]
+    assert not bad, bad
+    llama_cpp = pytest.importorskip("llama_cpp")
+    write_vocab_gguf(tmp_path / "v.gguf", got["kvs"])
+    llm = llama_cpp.Llama(str(tmp_path / "v.gguf"), vocab_only=True, verbose=False)
+    for e in got["plain"]:
+        if e["text"]:
+            assert llm.tokenize(e["text"].encode("utf-8"), add_bos=False, special=False) == e["ids"], e["text"]
