@@ -339,3 +339,31 @@ func TestNoDummyPrefix(t *testing.T) {
 		t.Fatalf("decoded %q", got)
 	}
 }
+
+// TestLlamaHFPrefix: a byte-fallback BPE tokenizer.json without
+// tokenizer.model takes its prefix space from the Metaspace definition.
+func TestLlamaHFPrefix(t *testing.T) {
+	t.Parallel()
+	for scheme, wantPrefix := range map[string]bool{"first": true, "always": true, "never": false} {
+		dir := copyFixture(t, "llama-spm")
+		os.Remove(filepath.Join(dir, "tokenizer.model"))
+		p := filepath.Join(dir, "tokenizer.json")
+		b, _ := os.ReadFile(p)
+		b = []byte(strings.Replace(string(b), `"prepend_scheme": "first"`, `"prepend_scheme": "`+scheme+`"`, 1))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, err := FromDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := v.AddSpacePrefix == nil || *v.AddSpacePrefix
+		if got != wantPrefix {
+			t.Errorf("%s: add_space_prefix %v", scheme, got)
+		}
+		enc, _ := NewEncoder(v)
+		if dec := v.Decode(enc.Encode("Hi", false)); (dec == " Hi") != wantPrefix {
+			t.Errorf("%s: decoded %q", scheme, dec)
+		}
+	}
+}

@@ -33,7 +33,9 @@ package tokenizer
 //   - A SentencePiece BPE model whose normalizer_spec has
 //     add_dummy_prefix=false gets tokenizer.ggml.add_space_prefix=false
 //     (llama.cpp's default is true); the converter does this per
-//     architecture (Gemma).
+//     architecture (Gemma). A byte-fallback BPE tokenizer.json takes it
+//     from its Metaspace prepend_scheme, or from the absence of both
+//     Metaspace and a Prepend normalizer.
 //   - Unigram models get T5Model.set_vocab's add_bos=false/add_eos=true;
 //     other per-architecture tweaks of the converter (Gemma's
 //     add_space_prefix=false, say) are the caller's: set the Vocab fields

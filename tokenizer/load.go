@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -389,6 +390,16 @@ func (d *Dir) llamaHFVocab() (*Vocab, error) {
 		if !have[i] {
 			return nil, fmt.Errorf("tokenizer: %s: no token has id %d: %w", file, i, ErrCorrupt)
 		}
+	}
+	// The prefix space, from the definition: a Metaspace pre-tokenizer that
+	// never prepends, or neither Metaspace nor a Prepend normalizer (Gemma's
+	// form), means none; llama.cpp's default is to add one.
+	scheme, err := metaspaceScheme(t.PreTokenizer)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", file, err)
+	}
+	if scheme == "never" || scheme == "" && !bytes.Contains(t.Normalizer, []byte(`"Prepend"`)) {
+		v.AddSpacePrefix = boolp(false)
 	}
 	if err := d.specialVocab(v, len(v.Tokens)); err != nil {
 		return nil, err
