@@ -44,6 +44,7 @@ func splitGPT2(r []rune) [][]rune {
 				}
 			}
 		}
+		// c2 is the class-deciding rune at q: after an optional leading space.
 		c2, q := c, pos
 		if c == ' ' {
 			if n, ok := at(r, pos+1); ok {
@@ -51,17 +52,17 @@ func splitGPT2(r []rune) [][]rune {
 			}
 		}
 		switch {
-		case isL(c2) && (c == ' ' || q == pos):
+		case isL(c2):
 			pos = q + 1
 			for pos < len(r) && isL(r[pos]) {
 				pos++
 			}
-		case isN(c2) && (c == ' ' || q == pos):
+		case isN(c2):
 			pos = q + 1
 			for pos < len(r) && isN(r[pos]) {
 				pos++
 			}
-		case other(c2) && (c == ' ' || q == pos):
+		case other(c2):
 			pos = q + 1
 			for pos < len(r) && other(r[pos]) {
 				pos++
