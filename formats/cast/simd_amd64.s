@@ -1,0 +1,102 @@
+#include "textflag.h"
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv0() (eax uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	RET
+
+// func f32ToBF16AVX2(d *uint16, s *uint32, n int)
+// n > 0 is a multiple of 16. Same rounding and NaN rule as f32ToBF16.
+TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVL $0x7FFF, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14 // rounding bias
+	MOVL $1, AX
+	MOVQ AX, X13
+	VPBROADCASTD X13, Y13 // 1
+	MOVL $0x7FFFFFFF, AX
+	MOVQ AX, X12
+	VPBROADCASTD X12, Y12 // magnitude mask
+	MOVL $0x7F800000, AX
+	MOVQ AX, X11
+	VPBROADCASTD X11, Y11 // +Inf
+	MOVL $0x8000, AX
+	MOVQ AX, X10
+	VPBROADCASTD X10, Y10 // bfloat16 sign
+	MOVL $0x7FC0, AX
+	MOVQ AX, X9
+	VPBROADCASTD X9, Y9 // bfloat16 quiet NaN
+
+loop:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+
+	VPSRLD $16, Y0, Y2
+	VPAND Y13, Y2, Y3
+	VPADDD Y14, Y0, Y4
+	VPADDD Y3, Y4, Y4
+	VPSRLD $16, Y4, Y4
+	VPAND Y12, Y0, Y5
+	VPCMPGTD Y11, Y5, Y5
+	VPAND Y10, Y2, Y6
+	VPOR Y9, Y6, Y6
+	VPBLENDVB Y5, Y6, Y4, Y4
+
+	VPSRLD $16, Y1, Y2
+	VPAND Y13, Y2, Y3
+	VPADDD Y14, Y1, Y7
+	VPADDD Y3, Y7, Y7
+	VPSRLD $16, Y7, Y7
+	VPAND Y12, Y1, Y5
+	VPCMPGTD Y11, Y5, Y5
+	VPAND Y10, Y2, Y6
+	VPOR Y9, Y6, Y6
+	VPBLENDVB Y5, Y6, Y7, Y7
+
+	VPACKUSDW Y7, Y4, Y8
+	VPERMQ $0xD8, Y8, Y8
+	VMOVDQU Y8, (DI)
+
+	ADDQ $64, SI
+	ADDQ $32, DI
+	SUBQ $16, CX
+	JNZ loop
+	VZEROUPPER
+	RET
+
+// func bf16ToF32AVX2(d *uint32, s *uint16, n int)
+// n > 0 is a multiple of 16.
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+
+loop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPSLLD $16, Y0, Y0
+	VPSLLD $16, Y1, Y1
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ loop
+	VZEROUPPER
+	RET

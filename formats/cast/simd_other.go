@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package cast
+
+var hasAVX2 = false
+
+var useSIMD = false
+
+func f32ToBF16Vec(d []uint16, s []uint32) int { return 0 }
+
+func bf16ToF32Vec(d []uint32, s []uint16) int { return 0 }
