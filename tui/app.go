@@ -361,6 +361,11 @@ func (m *Model) statusBar() string {
 		left = s.Status.Render("no checkpoint open")
 	}
 	lw, rw := lipgloss.Width(left), lipgloss.Width(r)
+	for lw+rw+1 > w && len(right) > 0 {
+		right = right[1:] // drop the cache figure first, then the job count
+		r = strings.Join(right, s.Status.Render(" · "))
+		rw = lipgloss.Width(r)
+	}
 	if lw+rw+1 > w {
 		return cut(left, w)
 	}

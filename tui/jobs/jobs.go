@@ -126,6 +126,9 @@ func (m *Model) apply(ev engine.Event) {
 	case engine.EventCancelled:
 		j.state, j.err, j.finished = engine.JobCancelled, ev.Err, ev.At
 	}
+	if ev.Kind != engine.EventProgress && ev.Progress.Count > 0 {
+		j.progress = ev.Progress
+	}
 }
 
 func (m *Model) selected() *job {
@@ -171,7 +174,7 @@ func (m *Model) View() string {
 		}
 		title := fmt.Sprintf("#%d %s", j.id, j.title)
 		b.WriteString(mark + s.Value.Render(common.Pad(title, m.w-14)) + " " + state + "\n")
-		bw := max(10, min(40, m.w-44))
+		bw := max(10, min(40, m.w-52))
 		line := s.Bar(bw, frac) + fmt.Sprintf(" %3.0f%%  %d/%d tensors", 100*frac, p.Index, p.Count)
 		if p.Elapsed > 0 && p.Bytes > 0 {
 			rate := float64(p.Bytes) / p.Elapsed.Seconds()

@@ -33,7 +33,7 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) render() {
 	s := m.c.Styles
 	groups := m.c.Keys.Groups()
-	colW := 40
+	colW := 28
 	cols := max(1, m.w/colW)
 	var blocks []string
 	for _, g := range groups {
@@ -41,7 +41,7 @@ func (m *Model) render() {
 		b.WriteString(s.Section.Render(g.Title))
 		for _, bd := range g.Bindings {
 			h := bd.Help()
-			b.WriteString("\n" + s.HelpKey.Render(common.Pad(h.Key, 12)) + s.HelpDesc.Render(common.Truncate(h.Desc, colW-14)))
+			b.WriteString("\n" + s.HelpKey.Render(common.Pad(h.Key, 11)) + s.HelpDesc.Render(common.Truncate(h.Desc, colW-13)))
 		}
 		blocks = append(blocks, b.String())
 	}

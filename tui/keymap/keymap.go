@@ -112,7 +112,7 @@ func Default() *KeyMap {
 		},
 		Form: Form{
 			Next:   b(k("down", "tab"), "↓/tab", "next field"),
-			Prev:   b(k("up", "shift+tab"), "↑/shift+tab", "previous field"),
+			Prev:   b(k("up", "shift+tab"), "↑/⇧tab", "previous field"),
 			Left:   b(k("left"), "←", "previous choice"),
 			Right:  b(k("right"), "→", "next choice"),
 			Submit: b(k("ctrl+s"), "ctrl+s", "start"),
@@ -141,7 +141,8 @@ type Group struct {
 func (km *KeyMap) Groups() []Group {
 	g := km.Global
 	return []Group{
-		{"Global", append([]key.Binding{g.Quit, g.ForceQuit, g.Help, g.Open, g.Back, g.NextTab, g.PrevTab}, g.Tabs...)},
+		{"Global", []key.Binding{g.Quit, g.ForceQuit, g.Help, g.Open, g.Back, g.NextTab, g.PrevTab,
+			key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1…8", "go to pane"))}},
 		{"Lists", []key.Binding{km.List.Up, km.List.Down, km.List.PageUp, km.List.PageDown, km.List.Top, km.List.Bottom}},
 		{"Tensors", []key.Binding{km.Tensors.Search, km.Tensors.ClearSearch, km.Tensors.Sort, km.Tensors.Tree, km.Tensors.Toggle, km.Tensors.Inspect}},
 		{"Inspect", []key.Binding{km.Inspect.Prev, km.Inspect.Next, km.Inspect.Recompute}},
