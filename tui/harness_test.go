@@ -183,3 +183,5 @@ func (h *harness) golden(name string) {
 		h.t.Errorf("%s differs from its golden file (UPDATE_GOLDEN=1 to accept); got:\n%s", name, ansi.Strip(got))
 	}
 }
+
+func wheelDown() tea.MouseWheelMsg { return tea.MouseWheelMsg{Button: tea.MouseWheelDown} }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -42,11 +43,36 @@ type Model struct {
 	now     time.Time
 	failed  error
 	failedP string
+	saver   *saver
+	gen     int
+}
+
+// saver orders the writes of recent.json: commands run concurrently, and
+// an older list must never overwrite a newer one.
+type saver struct {
+	mu      sync.Mutex
+	written int
+}
+
+func (s *saver) save(gen int, dir string, list []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen <= s.written {
+		return nil
+	}
+	s.written = gen
+	return SaveRecent(dir, list)
+}
+
+func (m *Model) saveCmd() tea.Cmd {
+	m.gen++
+	sv, gen, dir, list := m.saver, m.gen, m.c.Deps.ConfigDir, m.recent
+	return func() tea.Msg { return savedMsg{err: sv.save(gen, dir, list)} }
 }
 
 // New returns the screen.
 func New(c *common.Common) *Model {
-	return &Model{c: c, input: common.Input{Prompt: "path: "}}
+	return &Model{c: c, input: common.Input{Prompt: "path: "}, saver: &saver{}}
 }
 
 // Init loads the recent list.
@@ -119,8 +145,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.opening = ""
 		m.recent = pushRecent(m.recent, msg.Checkpoint.Path)
 		m.layout()
-		dir, list := m.c.Deps.ConfigDir, m.recent
-		return func() tea.Msg { return savedMsg{err: SaveRecent(dir, list)} }
+		return m.saveCmd()
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	default:
@@ -178,8 +203,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if m.input.Value == "" && m.cur.Pos < len(m.recent) {
 			m.recent = append(m.recent[:m.cur.Pos:m.cur.Pos], m.recent[m.cur.Pos+1:]...)
 			m.layout()
-			dir, list := m.c.Deps.ConfigDir, m.recent
-			return func() tea.Msg { return savedMsg{err: SaveRecent(dir, list)} }
+			return m.saveCmd()
 		}
 	default:
 		m.cur.Key(km, msg)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sahilm/fuzzy"
@@ -38,16 +39,20 @@ type index struct {
 	ranks  [numSorts][]int32 // position of each tensor in orders[mode]
 	group  []int32
 	groups []string
+	ascii  []bool
+	low    []string // lower-cased names (the same string when already lower case)
 }
 
 var layerRe = regexp.MustCompile(`^(.*?\.(?:layers|layer|h|blocks|block|blk|encoder\.layer|decoder\.layers)\.\d+)\.`)
 
 func buildIndex(infos []formats.TensorInfo) *index {
 	n := len(infos)
-	ix := &index{names: make([]string, n), infos: infos, group: make([]int32, n)}
+	ix := &index{names: make([]string, n), infos: infos, group: make([]int32, n), ascii: make([]bool, n), low: make([]string, n)}
 	gid := map[string]int32{}
 	for i, t := range infos {
 		ix.names[i] = t.Name
+		ix.ascii[i] = isASCII(t.Name)
+		ix.low[i] = strings.ToLower(t.Name)
 		g := "(globals)"
 		if m := layerRe.FindStringSubmatch(t.Name); m != nil {
 			g = m[1]
@@ -98,40 +103,20 @@ type result struct {
 	idx   []int32 // matching tensors in display order
 }
 
-// subset adapts a candidate list to fuzzy.Source.
-type subset struct {
-	names []string
-	idx   []int32 // nil: all names
-}
-
-func (s subset) String(i int) string {
-	if s.idx == nil {
-		return s.names[i]
-	}
-	return s.names[s.idx[i]]
-}
-
-func (s subset) Len() int {
-	if s.idx == nil {
-		return len(s.names)
-	}
-	return len(s.idx)
-}
-
 // match runs the fuzzy matcher over the candidates (every tensor when base is
 // nil, else the matches of a query this one extends: a fuzzy match of
 // "abc" is a match of "ab", so narrowing is exact), split across the CPUs,
-// and orders the matches for the sort mode.
+// and orders the matches for the sort mode: best score first (ties in
+// storage order) or the mode's order.
 func match(ix *index, query string, base []int32, mode SortMode) []int32 {
 	total := len(ix.names)
 	if base != nil {
+		base = storageOrder(base, len(ix.names))
 		total = len(base)
 	}
+	asciiQuery := isASCII(query)
+	lp := []byte(strings.ToLower(query))
 	workers := min(runtime.GOMAXPROCS(0), max(1, total/4096))
-	type hit struct {
-		i     int32
-		score int
-	}
 	parts := make([][]hit, workers)
 	var wg sync.WaitGroup
 	chunk := (total + workers - 1) / workers
@@ -143,36 +128,104 @@ func match(ix *index, query string, base []int32, mode SortMode) []int32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var sub subset
-			if base == nil {
-				ids := make([]int32, hi-lo)
-				for k := range ids {
-					ids[k] = int32(lo + k)
+			var out []hit
+			for k := lo; k < hi; k++ {
+				i := int32(k)
+				if base != nil {
+					i = base[k]
 				}
-				sub = subset{ix.names, ids}
-			} else {
-				sub = subset{ix.names, base[lo:hi]}
-			}
-			ms := fuzzy.FindFromNoSort(query, sub)
-			out := make([]hit, len(ms))
-			for k, m := range ms {
-				out[k] = hit{sub.idx[m.Index], m.Score}
+				name := ix.names[i]
+				if asciiQuery && ix.ascii[i] {
+					if sc, ok := scoreASCII(lp, ix.low[i], name); ok {
+						out = append(out, hit{i, sc})
+					}
+				} else if ms := fuzzy.Find(query, []string{name}); len(ms) == 1 {
+					out = append(out, hit{i, ms[0].Score})
+				}
 			}
 			parts[w] = out
 		}()
 	}
 	wg.Wait()
-	var hits []hit
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if mode != SortStorage {
+		// walk the mode's order and keep the matches: linear, no sort
+		in := make([]bool, len(ix.names))
+		for _, p := range parts {
+			for _, h := range p {
+				in[h.i] = true
+			}
+		}
+		out := make([]int32, 0, n)
+		for _, i := range ix.orders[mode] {
+			if in[i] {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	hits := make([]hit, 0, n)
 	for _, p := range parts {
 		hits = append(hits, p...)
 	}
-	if mode == SortStorage {
-		slices.SortFunc(hits, func(a, b hit) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.i, b.i)) })
-	} else {
-		rank := ix.ranks[mode]
-		slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(rank[a.i], rank[b.i]) })
+	return byScore(hits)
+}
+
+// storageOrder returns the indexes sorted ascending: through a bitmap over
+// all n tensors when there are many (linear), by sorting when few.
+func storageOrder(idx []int32, n int) []int32 {
+	if len(idx) < n/16 {
+		out := slices.Clone(idx)
+		slices.Sort(out)
+		return out
 	}
+	in := make([]bool, n)
+	for _, i := range idx {
+		in[i] = true
+	}
+	out := make([]int32, 0, len(idx))
+	for i, ok := range in {
+		if ok {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
+
+type hit struct {
+	i     int32
+	score int
+}
+
+// byScore orders hits (in storage order) best score first, stably: a
+// counting sort when the scores span a small range, as they do.
+func byScore(hits []hit) []int32 {
 	out := make([]int32, len(hits))
+	if len(hits) == 0 {
+		return out
+	}
+	lo, hi := hits[0].score, hits[0].score
+	for _, h := range hits {
+		lo, hi = min(lo, h.score), max(hi, h.score)
+	}
+	if span := hi - lo + 1; span <= 1<<16 {
+		count := make([]int, span+1)
+		for _, h := range hits {
+			count[hi-h.score+1]++
+		}
+		for k := 1; k <= span; k++ {
+			count[k] += count[k-1]
+		}
+		for _, h := range hits {
+			out[count[hi-h.score]] = h.i
+			count[hi-h.score]++
+		}
+		return out
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int { return cmp.Compare(b.score, a.score) })
 	for k, h := range hits {
 		out[k] = h.i
 	}

@@ -278,7 +278,7 @@ func (m *Model) rowAt(i int) (row, bool) {
 	return m.rows[i], true
 }
 
-func (m *Model) page() int { return max(1, m.h-3) }
+func (m *Model) page() int { return max(1, m.h-2) }
 
 func (m *Model) move(d int) {
 	m.cursor += d
