@@ -185,3 +185,5 @@ func (h *harness) golden(name string) {
 }
 
 func wheelDown() tea.MouseWheelMsg { return tea.MouseWheelMsg{Button: tea.MouseWheelDown} }
+
+func ansiStrip(s string) string { return ansi.Strip(s) }

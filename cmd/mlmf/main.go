@@ -34,6 +34,7 @@ func init() {
 		{"tui", "open the workbench on a checkpoint (what `mlmf [PATH]` does)", runTUI},
 		{"inspect", "show format, metadata, totals and the tensor table of a checkpoint", runInspect},
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
+		{"gpu", "show GPU memory, utilisation, temperature and power (gpu status [--watch])", runGPU},
 		{"version", "print mlmf's version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "mlmf", version)
 			return nil
