@@ -160,7 +160,7 @@ func TestGPUFrame(t *testing.T) {
 	t.Parallel()
 	out := GPUFrame(fakeGPU{}, 3, 0, 100, 30)
 	plain := ansiStrip(out)
-	for _, want := range []string{"GPU 0  NVIDIA H100 80GB HBM3", "20.0 GiB / 80.0 GiB (25%)", "util 37%", "temp 41°C", "power 180 W / 700 W", "▃▃▃"} {
+	for _, want := range []string{"GPU 0  NVIDIA H100 80GB HBM3", "20.0 GiB / 80.0 GiB (25%)", "util 37%", "temp 41°C", "power 180 W / 700 W", "▆▆▆"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("frame lacks %q:\n%s", want, plain)
 		}

@@ -80,6 +80,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
 func push(h []float64, v float64) []float64 {
 	h = append(h, v)
 	if len(h) > history {
@@ -108,8 +110,16 @@ func (m *Model) View() string {
 		return common.Fit(s.Error.Render(m.err.Error()), m.h)
 	}
 	var b strings.Builder
-	b.WriteString(s.Muted.Render(fmt.Sprintf("NVIDIA driver %s · %d device(s) · updated %s", m.snap.Driver, len(m.snap.Devices), m.snap.At.Format("15:04:05"))) + "\n")
+	head := fmt.Sprintf("NVIDIA driver %s · %d device(s) · updated %s", m.snap.Driver, len(m.snap.Devices), m.snap.At.Format("15:04:05"))
+	if m.w >= 100 {
+		head += " · charts: one column a reading"
+	}
+	b.WriteString(s.Muted.Render(head) + "\n")
 	sw := max(10, m.w-4)
+	memH, utilH := 3, 2
+	if len(m.snap.Devices) > 2 {
+		memH, utilH = 1, 1
+	}
 	for _, d := range m.snap.Devices {
 		frac := 0.0
 		if d.MemTotal > 0 {
@@ -117,7 +127,7 @@ func (m *Model) View() string {
 		}
 		b.WriteString("\n" + s.Title.Render(fmt.Sprintf("GPU %d  %s", d.Index, d.Name)) + "\n")
 		b.WriteString(s.Label.Render("memory ") + s.Value.Render(fmt.Sprintf("%s / %s (%.0f%%)", gpu.GiB(d.MemUsed), gpu.GiB(d.MemTotal), 100*frac)) + "  " + s.Bar(max(10, min(30, m.w-50)), frac) + "\n")
-		b.WriteString("  " + s.Sparkline(sw, m.mem[d.Index]) + "\n")
+		b.WriteString(indent(s.Chart(sw, memH, m.mem[d.Index])) + "\n")
 		stat := func(label string, v int, unit string) string {
 			if v < 0 {
 				return s.Label.Render(label) + s.Muted.Render("n/a")
@@ -132,7 +142,7 @@ func (m *Model) View() string {
 			}
 		}
 		b.WriteString(stat("util ", d.Util, "%") + "   " + stat("temp ", d.TempC, "°C") + "   " + power + "\n")
-		b.WriteString("  " + s.Sparkline(sw, m.util[d.Index]) + "\n")
+		b.WriteString(indent(s.Chart(sw, utilH, m.util[d.Index])) + "\n")
 	}
 	return common.Fit(b.String(), m.h)
 }

@@ -13,6 +13,8 @@ import (
 // Palette names colours by role, not by hue.
 type Palette struct {
 	Accent, Accent2, Text, Muted, Subtle, Error, Warning, Success, Match color.Color
+	// SelectionBg is the background of the selected row.
+	SelectionBg color.Color
 }
 
 // DefaultPalette works on dark and light backgrounds (ANSI 256 values that
@@ -28,6 +30,8 @@ func DefaultPalette() Palette {
 		Warning: lipgloss.Color("#FFAF00"),
 		Success: lipgloss.Color("#5FD75F"),
 		Match:   lipgloss.Color("#FFD75F"),
+
+		SelectionBg: lipgloss.Color("#3F3470"),
 	}
 }
 
@@ -60,9 +64,9 @@ func New(p Palette) *Styles {
 		Title:         n().Bold(true).Foreground(p.Accent),
 		Header:        n().Bold(true).Foreground(p.Accent2),
 		Row:           n(),
-		Selected:      n().Bold(true).Reverse(true),
+		Selected:      n().Bold(true).Foreground(p.Text).Background(p.SelectionBg),
 		Match:         n().Bold(true).Foreground(p.Match),
-		SelectedMatch: n().Bold(true).Reverse(true).Foreground(p.Match),
+		SelectedMatch: n().Bold(true).Foreground(p.Match).Background(p.SelectionBg),
 		Muted:         n().Foreground(p.Muted),
 		Label:         n().Foreground(p.Accent2),
 		Value:         n().Foreground(p.Text),
@@ -115,6 +119,43 @@ func (s *Styles) Sparkline(width int, values []float64) string {
 		b.WriteRune(sparkRunes[i])
 	}
 	return s.Spark.Render(b.String())
+}
+
+// Chart renders a history of values (each 0..1, full scale) as a bar chart
+// height rows tall and width columns wide, one sample per column, the newest
+// on the right; columns without a sample yet show a dim baseline.
+func (s *Styles) Chart(width, height int, values []float64) string {
+	if width <= 0 || height <= 0 {
+		return ""
+	}
+	if len(values) > width {
+		values = values[len(values)-width:]
+	}
+	missing := width - len(values)
+	rows := make([]string, height)
+	for r := range height {
+		var b strings.Builder
+		for _, v := range values {
+			eighths := int(math.Round(math.Max(0, math.Min(1, v)) * float64(height*8)))
+			level := eighths - (height-1-r)*8
+			switch {
+			case level >= 8:
+				b.WriteString("█")
+			case level > 0:
+				b.WriteRune(sparkRunes[level-1])
+			case r == height-1:
+				b.WriteString("▁")
+			default:
+				b.WriteString(" ")
+			}
+		}
+		pad := strings.Repeat(" ", missing)
+		if r == height-1 {
+			pad = s.BarEmpty.Render(strings.Repeat("·", missing))
+		}
+		rows[r] = pad + s.Spark.Render(b.String())
+	}
+	return strings.Join(rows, "\n")
 }
 
 // Columns renders counts as a vertical bar chart height rows tall, each
