@@ -174,6 +174,9 @@ func (c *Cache) GetOrCompute(key string, fn func() (val any, size int64, err err
 	c.mu.Unlock()
 	cl.val, cl.err = val, err
 	close(cl.done)
+	if err == nil && size > 0 {
+		c.RelievePressure() // the machine may need the memory more than we do
+	}
 	return val, err
 }
 

@@ -34,6 +34,8 @@ type Model struct {
 	pending bool
 	// want is the tensor whose stats are on screen or on their way.
 	want int
+	// cancel stops the statistics of a tensor the user has left.
+	cancel context.CancelFunc
 }
 
 // New returns the pane.
@@ -60,6 +62,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case statsMsg:
 		if msg.cp != m.cp || msg.index != m.want {
 			return nil // a tensor the user has left
+		}
+		if errors.Is(msg.err, context.Canceled) {
+			// it waited on a computation of the same tensor that was
+			// cancelled when the user moved away; start again
+			m.want = -1
+			return m.compute(false)
 		}
 		m.pending = false
 		m.stats, m.err = msg.stats, msg.err
@@ -92,6 +100,11 @@ func (m *Model) compute(force bool) tea.Cmd {
 		return nil
 	}
 	m.want, m.stats, m.err, m.pending = m.index, nil, nil, true
+	if m.cancel != nil {
+		m.cancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
 	cp, i, cache := m.cp, m.index, m.c.Deps.Cache
 	return func() tea.Msg {
 		t := cp.Infos[i]
@@ -102,9 +115,9 @@ func (m *Model) compute(force bool) tea.Cmd {
 		var s *engine.Stats
 		var err error
 		if cache != nil && !force {
-			s, err = cache.Stats(context.Background(), cp.Path, cp.Reader, t, engine.StatsOptions{})
+			s, err = cache.Stats(ctx, cp.Path, cp.Reader, t, engine.StatsOptions{})
 		} else {
-			s, err = engine.ComputeStats(context.Background(), cp.Reader, t, engine.StatsOptions{})
+			s, err = engine.ComputeStats(ctx, cp.Reader, t, engine.StatsOptions{})
 		}
 		return statsMsg{cp: cp, index: i, stats: s, err: err}
 	}

@@ -29,6 +29,11 @@ type row struct {
 
 const cacheSize = 256
 
+type groupTotal struct {
+	n     int
+	bytes int64
+}
+
 // Model is the Tensors pane.
 type Model struct {
 	c      *common.Common
@@ -44,6 +49,7 @@ type Model struct {
 	tree   bool
 	folded map[int32]bool
 	rows   []row
+	totals map[int32]groupTotal
 	cursor int
 	offset int
 }
@@ -252,12 +258,17 @@ func (m *Model) rebuild() {
 	}
 	var groups []int32
 	members := map[int32][]int32{}
+	m.totals = map[int32]groupTotal{}
 	for _, i := range m.cur.idx {
 		g := m.ix.group[i]
 		if _, ok := members[g]; !ok {
 			groups = append(groups, g)
 		}
 		members[g] = append(members[g], i)
+		t := m.totals[g]
+		t.n++
+		t.bytes += m.ix.infos[i].Size
+		m.totals[g] = t
 	}
 	for _, g := range groups {
 		m.rows = append(m.rows, row{tensor: -1, group: g})
@@ -403,14 +414,7 @@ func (m *Model) cell(s string, sel bool) string {
 }
 
 func (m *Model) groupLine(g int32, sel bool) string {
-	var n int
-	var bytes int64
-	for _, r := range m.cur.idx {
-		if m.ix.group[r] == g {
-			n++
-			bytes += m.ix.infos[r].Size
-		}
-	}
+	n, bytes := m.totals[g].n, m.totals[g].bytes
 	mark := "▾ "
 	if m.folded[g] {
 		mark = "▸ "
