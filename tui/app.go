@@ -177,9 +177,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		start := m.c.Deps.Now()
 		cmd := m.open.Update(common.OpeningMsg{Path: msg.Path, Start: start})
 		m.active = common.PaneOpen
-		p := msg.Path
+		p, mapping := msg.Path, m.c.Deps.Mapping
 		return m, tea.Batch(cmd, openTick(), func() tea.Msg {
-			cp, err := Load(context.Background(), p)
+			cp, err := Load(context.Background(), p, mapping)
 			if err != nil {
 				return common.OpenFailedMsg{Path: p, Err: err}
 			}

@@ -105,6 +105,17 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 	})
 }
 
+func TestCanonicalColumnFromMapping(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	deps.Mapping = fakeMapping{}
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 160, 30)
+	opened(h)
+	if s := h.plain(); !strings.Contains(s, "CANONICAL") || !strings.Contains(s, "blk.9.x") {
+		t.Errorf("canonical names missing:\n%s", s)
+	}
+}
+
 func TestFlowCancelJob(t *testing.T) {
 	t.Parallel()
 	deps := testDeps(t)

@@ -92,9 +92,12 @@ func screens() []screen {
 		{name: "mapping", path: demoDir, deps: func(d *common.Deps) { d.Mapping = fakeMapping{} }, drive: func(h *harness) {
 			opened(h)
 			h.keys("4")
-			h.waitFor("the report", func() bool { return strings.Contains(h.plain(), "Architecture: llama") })
+			if !strings.Contains(h.plain(), "Architecture: llama") {
+				h.t.Fatalf("no report:\n%s", h.plain())
+			}
 			h.keys("<down>", "<down>", "<down>")
 		}},
+		{name: "tensors-mapped", path: demoDir, deps: func(d *common.Deps) { d.Mapping = fakeMapping{} }, drive: opened},
 		{name: "preview-unavailable", path: demoDir, drive: func(h *harness) { opened(h); h.keys("5") }},
 		{name: "convert", path: demoDir, drive: func(h *harness) {
 			opened(h)

@@ -18,7 +18,7 @@ import (
 // Load opens a checkpoint and gathers what the panes show: the engine's
 // summary and the metadata to browse (the reader's keys and config.json).
 // It does all the IO of opening and runs inside a command.
-func Load(ctx context.Context, path string) (*common.Checkpoint, error) {
+func Load(ctx context.Context, path string, mapping common.MappingSource) (*common.Checkpoint, error) {
 	start := time.Now()
 	r, err := formats.Open(path)
 	if err != nil {
@@ -51,6 +51,19 @@ func Load(ctx context.Context, path string) (*common.Checkpoint, error) {
 		}
 		return cp.Meta[i].Key < cp.Meta[j].Key
 	})
+	if mapping != nil {
+		cp.Mapping, cp.MappingErr = mapping.Report(ctx, cp)
+		if cp.Mapping != nil {
+			byName := make(map[string]string, len(cp.Mapping.Rows))
+			for _, r := range cp.Mapping.Rows {
+				byName[r.Name] = r.Canonical
+			}
+			cp.Canonical = make([]string, len(cp.Infos))
+			for i, t := range cp.Infos {
+				cp.Canonical[i] = byName[t.Name]
+			}
+		}
+	}
 	cp.Opened = time.Since(start)
 	return cp, nil
 }

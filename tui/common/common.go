@@ -79,7 +79,11 @@ type Checkpoint struct {
 	// Canonical holds canonical names by tensor index once a mapping exists;
 	// nil means "not mapped in this build".
 	Canonical []string
-	Opened    time.Duration
+	// Mapping is the mapping report (nil without a mapping source), or
+	// MappingErr why it could not be made.
+	Mapping    *MappingReport
+	MappingErr error
+	Opened     time.Duration
 
 	state cpState
 }

@@ -106,7 +106,7 @@ func (m *Model) Request() (engine.ConvertRequest, error) {
 	if out == "" {
 		return req, errors.New("output path: enter where to write the result")
 	}
-	if abs(out) == abs(m.cp.Path) {
+	if filepath.Clean(out) == filepath.Clean(m.cp.Path) {
 		return req, errors.New("output path: it is the source; choose another path")
 	}
 	if size == 0 && !strings.HasSuffix(out, ".safetensors") {
@@ -114,14 +114,6 @@ func (m *Model) Request() (engine.ConvertRequest, error) {
 	}
 	req.Output = out
 	return req, nil
-}
-
-func abs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
 }
 
 // ParseSize parses "0", "500MB", "5GB", "2GiB" or a byte count.

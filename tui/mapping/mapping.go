@@ -4,7 +4,6 @@
 package mapping
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -14,12 +13,6 @@ import (
 	"mlmf/tui/common"
 )
 
-type reportMsg struct {
-	cp     *common.Checkpoint
-	report *common.MappingReport
-	err    error
-}
-
 // Model is the Mapping pane.
 type Model struct {
 	c      *common.Common
@@ -27,7 +20,6 @@ type Model struct {
 	cp     *common.Checkpoint
 	report *common.MappingReport
 	err    error
-	busy   bool
 	cur    common.Cursor
 }
 
@@ -44,23 +36,14 @@ func (m *Model) Available() bool { return m.c.Deps.Mapping != nil }
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case common.OpenedMsg:
-		m.cp, m.report, m.err, m.busy = msg.Checkpoint, nil, nil, false
-	case common.ActivateMsg:
-		if m.Available() && m.cp != nil && m.report == nil && !m.busy {
-			m.busy = true
-			src, cp := m.c.Deps.Mapping, m.cp
-			return func() tea.Msg {
-				r, err := src.Report(context.Background(), cp)
-				return reportMsg{cp: cp, report: r, err: err}
-			}
+		// the report is made with the checkpoint, in the open command
+		cp := msg.Checkpoint
+		m.cp, m.report, m.err = cp, cp.Mapping, cp.MappingErr
+		n := 0
+		if m.report != nil {
+			n = len(m.report.Rows)
 		}
-	case reportMsg:
-		if msg.cp == m.cp {
-			m.busy, m.report, m.err = false, msg.report, msg.err
-			if m.report != nil {
-				m.cur = common.Cursor{N: len(m.report.Rows), Visible: max(1, m.h-6)}
-			}
-		}
+		m.cur = common.Cursor{N: n, Visible: max(1, m.h-6)}
 	default:
 		m.cur.Key(m.c.Keys, msg)
 	}
@@ -79,7 +62,7 @@ func (m *Model) View() string {
 	case m.err != nil:
 		return common.Fit(s.Error.Render(m.err.Error()), m.h)
 	case m.report == nil:
-		return common.Fit(s.Muted.Render("Detecting the architecture…"), m.h)
+		return common.Fit(s.Muted.Render("No mapping report for this checkpoint."), m.h)
 	}
 	r := m.report
 	var b strings.Builder
