@@ -147,9 +147,11 @@ type (
 		Err  error
 	}
 	// InspectMsg asks the root to show tensor Index in the Inspect pane.
-	InspectMsg struct{ Index int }
+	// Seq orders it with SelectMsg: commands deliver their messages in
+	// any order, and an older selection must not override a newer one.
+	InspectMsg struct{ Index, Seq int }
 	// SelectMsg tells panes which tensor is selected.
-	SelectMsg struct{ Index int }
+	SelectMsg struct{ Index, Seq int }
 	// EventMsg forwards one engine event.
 	EventMsg struct{ Event engine.Event }
 	// JobStartedMsg tells the root a pane started a job.

@@ -36,6 +36,8 @@ type Model struct {
 	want int
 	// cancel stops the statistics of a tensor the user has left.
 	cancel context.CancelFunc
+	// seq is the newest selection seen; older ones are stale.
+	seq int
 }
 
 // New returns the pane.
@@ -51,11 +53,17 @@ func (m *Model) Checkpoint() *common.Checkpoint { return m.cp }
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case common.OpenedMsg:
-		m.cp, m.index, m.stats, m.err, m.pending, m.want = msg.Checkpoint, 0, nil, nil, false, -1
+		m.cp, m.index, m.stats, m.err, m.pending, m.want, m.seq = msg.Checkpoint, 0, nil, nil, false, -1, 0
 	case common.SelectMsg:
-		m.index = msg.Index
+		if msg.Seq < m.seq {
+			return nil
+		}
+		m.seq, m.index = msg.Seq, msg.Index
 	case common.InspectMsg:
-		m.index = msg.Index
+		if msg.Seq < m.seq {
+			return nil
+		}
+		m.seq, m.index = msg.Seq, msg.Index
 		return m.compute(false)
 	case common.ActivateMsg:
 		return m.compute(false)
@@ -147,6 +155,8 @@ func (m *Model) View() string {
 	}
 	b.WriteString("\n" + s.Section.Render("Statistics") + "\n")
 	switch {
+	case m.want != m.index:
+		b.WriteString(s.Muted.Render("press enter on a tensor, or [ and ], to compute statistics"))
 	case m.pending:
 		b.WriteString(s.Muted.Render("computing…"))
 	case errors.Is(m.err, formats.ErrUnsupported):

@@ -52,6 +52,7 @@ type Model struct {
 	totals map[int32]groupTotal
 	cursor int
 	offset int
+	selSeq int
 }
 
 // New returns an empty pane.
@@ -163,8 +164,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 				m.rebuild()
 				return nil
 			}
-			i := int(r.tensor)
-			return func() tea.Msg { return common.InspectMsg{Index: i} }
+			m.selSeq++
+			i, seq := int(r.tensor), m.selSeq
+			return func() tea.Msg { return common.InspectMsg{Index: i, Seq: seq} }
 		}
 	case key.Matches(msg, km.List.Up):
 		m.move(-1)
@@ -189,8 +191,9 @@ func (m *Model) selectCmd() tea.Cmd {
 	if !ok || r.tensor < 0 {
 		return nil
 	}
-	i := int(r.tensor)
-	return func() tea.Msg { return common.SelectMsg{Index: i} }
+	m.selSeq++
+	i, seq := int(r.tensor), m.selSeq
+	return func() tea.Msg { return common.SelectMsg{Index: i, Seq: seq} }
 }
 
 // requery shows the current query's results: at once when they are known
