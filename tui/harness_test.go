@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type harness struct {
 	t    *testing.T
 	m    *Model
 	msgs chan tea.Msg
+	cmds sync.WaitGroup // commands still running
 }
 
 // demoDir is the committed demo checkpoint; a relative path keeps golden
@@ -45,6 +47,15 @@ func newHarness(t *testing.T, opt Options, w, h int) *harness {
 	hs := &harness{t: t, m: New(opt), msgs: make(chan tea.Msg, 4096)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() {
+		// let running commands (a recent.json write, say) finish before
+		// the temporary directories go
+		done := make(chan struct{})
+		go func() { hs.cmds.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("commands still running at the end of the test")
+		}
 		hs.m.c.Deps.Jobs.CancelAll()
 		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer wcancel()
@@ -66,7 +77,9 @@ func (h *harness) exec(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
+	h.cmds.Add(1)
 	go func() {
+		defer h.cmds.Done()
 		if msg := cmd(); msg != nil {
 			h.msgs <- msg
 		}
