@@ -15,6 +15,7 @@ import (
 	"mlmf/internal/demo"
 	"mlmf/tui"
 	"mlmf/tui/common"
+	"mlmf/tui/keymap"
 )
 
 // runTUI opens the workbench on PATH, or on the embedded demo without one.
@@ -22,6 +23,7 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("mlmf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	budget := fs.String("cache", "", "cache budget for decoded tensors and statistics (default: an eighth of RAM)")
+	keys := fs.Bool("keys-markdown", false, "print the key bindings as a Markdown table (for the README) and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf [PATH] [--cache 2GB]\n\nOpens the workbench on PATH (the embedded demo checkpoint without one).")
 		fs.PrintDefaults()
@@ -33,6 +35,10 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) > 1 {
 		fs.Usage()
 		return errUsage
+	}
+	if *keys {
+		fmt.Fprint(stdout, keymap.Default().Markdown())
+		return nil
 	}
 	var size int64
 	if *budget != "" {
