@@ -15,7 +15,10 @@ FREEZE=${FREEZE:-$(command -v freeze || echo "$(go env GOPATH)/bin/freeze")}
 command -v tmux >/dev/null || { echo "screenshots: tmux is needed" >&2; exit 1; }
 [ -x "$FREEZE" ] || { echo "screenshots: freeze is needed: go install github.com/charmbracelet/freeze@v0.2.2" >&2; exit 1; }
 
-work=$(mktemp -d)
+# a fixed place, so that the paths on screen are the same on every run
+work=/tmp/mlmf-screenshots
+rm -rf "$work"
+mkdir -p "$work"
 sock="mlmf-shots-$$"
 cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
