@@ -208,3 +208,40 @@ func TestMouseWheelScrolls(t *testing.T) {
 		t.Errorf("wheel did not scroll:\n%s", after)
 	}
 }
+
+// fakePreview stands in for the quantization engine to test the pane's job
+// flow and drawing.
+type fakePreview struct{}
+
+func (fakePreview) Targets() []string { return []string{"Q8_0", "Q4_K_M"} }
+
+func (fakePreview) Preview(ctx context.Context, c *common.Checkpoint, target string, progress func(engine.Progress)) ([]common.PreviewRow, error) {
+	var rows []common.PreviewRow
+	for i, t := range c.Infos {
+		progress(engine.Progress{Index: i + 1, Count: len(c.Infos)})
+		rows = append(rows, common.PreviewRow{Name: t.Name, From: "BF16", To: target, RMSE: float64(i) * 1e-3, SNR: 40, Cos: 0.999, BytesBefore: t.Size, BytesAft: t.Size / 2})
+	}
+	return rows, nil
+}
+
+func TestFlowPreviewJob(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	deps.Preview = fakePreview{}
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 120, 30)
+	opened(h)
+	h.keys("5", "<right>")
+	if !strings.Contains(h.plain(), "Q4_K_M") {
+		t.Fatalf("target not chosen:\n%s", h.plain())
+	}
+	h.keys("<enter>")
+	h.waitFor("preview rows", func() bool { return strings.Contains(h.plain(), "RMSE") })
+	// worst tensor first
+	s := h.plain()
+	if i, j := strings.Index(s, "model.norm.weight"), strings.Index(s, "lm_head.weight"); i < 0 || j >= 0 && j < i {
+		t.Errorf("rows not sorted by error:\n%s", s)
+	}
+	if jobs := deps.Jobs.List(); len(jobs) != 1 || jobs[0].Title != "preview Q4_K_M" {
+		t.Errorf("jobs %+v", jobs)
+	}
+}

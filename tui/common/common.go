@@ -283,6 +283,11 @@ func PadLeft(s string, width int) string {
 	return s
 }
 
+// Wrap wraps plain text to width cells at spaces.
+func Wrap(s string, width int) string {
+	return lipgloss.Wrap(s, max(10, width), " ")
+}
+
 // Fit cuts or pads a rendered block to exactly h lines.
 func Fit(s string, h int) string {
 	lines := strings.Split(s, "\n")

@@ -98,10 +98,10 @@ func (m *Model) View() string {
 	if m.c.Deps.GPU == nil {
 		why := ""
 		if err := m.c.Deps.GPUErr; err != nil {
-			why = "\n" + s.Muted.Render(common.Truncate(err.Error(), m.w))
+			why = "\n" + s.Muted.Render(common.Wrap(err.Error(), m.w))
 		}
 		return common.Fit(s.Title.Render("No GPU found.")+why+"\n\n"+
-			s.Muted.Render(common.Truncate("mlmf works on the CPU; NVIDIA GPUs show here through NVML when a driver is present.", m.w)), m.h)
+			s.Muted.Render(common.Wrap("mlmf works on the CPU; NVIDIA GPUs show here through NVML when a driver is present.", m.w)), m.h)
 	}
 	if !m.polled {
 		return common.Fit(s.Muted.Render("Reading GPUs…"), m.h)

@@ -41,6 +41,11 @@ type Jobs struct {
 	Cancel, OpenOutput key.Binding
 }
 
+// Preview is the quantization preview.
+type Preview struct {
+	Run key.Binding
+}
+
 // Open is the checkpoint picker.
 type Open struct {
 	Path, Choose, Forget key.Binding
@@ -63,6 +68,7 @@ type KeyMap struct {
 	Tensors Tensors
 	Inspect Inspect
 	Jobs    Jobs
+	Preview Preview
 	Open    Open
 	Form    Form
 	Input   Input
@@ -104,6 +110,9 @@ func Default() *KeyMap {
 		Jobs: Jobs{
 			Cancel:     b(k("x"), "x", "cancel job"),
 			OpenOutput: b(k("enter"), "enter", "open output"),
+		},
+		Preview: Preview{
+			Run: b(k("enter"), "enter", "run preview"),
 		},
 		Open: Open{
 			Path:   b(k("/"), "/", "type a path"),
@@ -147,6 +156,7 @@ func (km *KeyMap) Groups() []Group {
 		{"Tensors", []key.Binding{km.Tensors.Search, km.Tensors.ClearSearch, km.Tensors.Sort, km.Tensors.Tree, km.Tensors.Toggle, km.Tensors.Inspect}},
 		{"Inspect", []key.Binding{km.Inspect.Prev, km.Inspect.Next, km.Inspect.Recompute}},
 		{"Jobs", []key.Binding{km.Jobs.Cancel, km.Jobs.OpenOutput}},
+		{"Preview", []key.Binding{km.Form.Left, km.Form.Right, km.Preview.Run}},
 		{"Open", []key.Binding{km.Open.Path, km.Open.Choose, km.Open.Forget}},
 		{"Forms", []key.Binding{km.Form.Next, km.Form.Prev, km.Form.Left, km.Form.Right, km.Form.Submit}},
 		{"Text fields", []key.Binding{km.Input.Accept, km.Input.Cancel, km.Input.Erase, km.Input.Clear}},

@@ -54,7 +54,7 @@ func (m *Model) View() string {
 	s := m.c.Styles
 	if !m.Available() {
 		return common.Fit(s.Unavailable.Render("Mapping is not available in this build.")+"\n"+
-			s.Muted.Render("Architecture detection and canonical names come with the mapping package, which is not merged yet."), m.h)
+			s.Muted.Render(common.Wrap("Architecture detection and canonical names come with the mapping package, which is not merged yet.", m.w)), m.h)
 	}
 	switch {
 	case m.cp == nil:
@@ -105,6 +105,9 @@ func (m *Model) View() string {
 }
 
 func (m *Model) ShortHelp() []key.Binding {
+	if !m.Available() {
+		return nil
+	}
 	km := m.c.Keys
 	return []key.Binding{km.List.Up, km.List.Down}
 }

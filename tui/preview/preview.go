@@ -73,7 +73,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.target = (m.target + len(targets) - 1) % max(1, len(targets))
 		case key.Matches(msg, km.Form.Right):
 			m.target = (m.target + 1) % max(1, len(targets))
-		case key.Matches(msg, km.Tensors.Inspect):
+		case key.Matches(msg, km.Preview.Run):
 			if len(targets) == 0 {
 				return nil
 			}
@@ -106,7 +106,7 @@ func (m *Model) View() string {
 	s := m.c.Styles
 	if !m.Available() {
 		return common.Fit(s.Unavailable.Render("Preview is not available in this build.")+"\n"+
-			s.Muted.Render("Per-tensor error and size previews need the quantization engine (engine/quant, formats/ggml), which is not merged yet."), m.h)
+			s.Muted.Render(common.Wrap("Per-tensor error and size previews need the quantization engine (engine/quant, formats/ggml), which is not merged yet.", m.w)), m.h)
 	}
 	if m.cp == nil {
 		return common.Fit(s.Muted.Render("No checkpoint open."), m.h)
@@ -145,8 +145,11 @@ func (m *Model) View() string {
 }
 
 func (m *Model) ShortHelp() []key.Binding {
+	if !m.Available() {
+		return nil
+	}
 	km := m.c.Keys
-	return []key.Binding{km.Form.Left, km.Form.Right, km.Tensors.Inspect}
+	return []key.Binding{km.Form.Left, km.Form.Right, km.Preview.Run}
 }
 
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
