@@ -44,6 +44,13 @@ func Map(req MapRequest) (*MapResult, error) {
 		return nil, err
 	}
 	defer r.Close()
+	return MapReader(path, r, req)
+}
+
+// MapReader is Map over an already opened checkpoint (path locates its
+// config.json).
+func MapReader(path string, r formats.Reader, req MapRequest) (*MapResult, error) {
+	var err error
 	in := mapping.DetectInput{Override: req.Arch, Tensors: r.Tensors()}
 	var cfg *mapping.ModelConfig
 	if cfgPath := configBeside(path); cfgPath != "" {

@@ -56,6 +56,8 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Jobs:        engine.NewJobs(),
 		Cache:       engine.NewCache(size),
 		GPUInterval: time.Second,
+		Mapping:     mappingSource{},
+		Preview:     previewSource{},
 	}
 	if dir, err := os.UserConfigDir(); err == nil {
 		deps.ConfigDir = filepath.Join(dir, "mlmf")
