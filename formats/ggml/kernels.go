@@ -1,0 +1,64 @@
+package ggml
+
+// Four trial scales at once. The scale searches of make_qx_quants and
+// make_qkx{2,3}_quants try many scales whose sums are independent of each
+// other; each lane of these kernels is one trial and runs exactly the C's
+// scalar sequence for it (same operations, same order, so the same bits),
+// while four trials share every instruction. The pure-Go versions below
+// define the kernels; kernels_amd64.s implements them with SSE2 (which has
+// no FMA, so nothing is fused), and TestKernels checks the two agree.
+
+// qkxSums4Go forms, for each lane j with scale iscale[j], the levels
+// l = clamp(nearest_int(iscale[j]*xm[i]), 0, nm) and the sums
+// out[j] = Σ w*l, out[4+j] = Σ (w*l)*l, out[8+j] = Σ (w*l)*x.
+func qkxSums4Go(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	*out = [12]float32{}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*xm[i])), 0, nm))
+			wl := float32(w[i] * fl)
+			out[j] += wl
+			out[4+j] += float32(wl * fl)
+			out[8+j] += float32(wl * v)
+		}
+	}
+}
+
+// qkxErr4Go is the weighted error of each lane's trial: with the lane's
+// levels l as in qkxSums4Go and diff = (ts[j]*l + tm[j]) - x,
+// out[j] = Σ w*|diff| (mad) or Σ w*diff².
+func qkxErr4Go(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	*out = [4]float32{}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*xm[i])), 0, nm))
+			diff := float32(float32(ts[j]*fl)+tm[j]) - v
+			if mad {
+				diff = abs32(diff)
+			} else {
+				diff = float32(diff * diff)
+			}
+			out[j] += float32(w[i] * diff)
+		}
+	}
+}
+
+// qxSums4Go forms make_qx_quants' trial sums: l = clamp(nearest_int(
+// iscale[j]*x), -nm, nm-1), out[j] = Σ (w*x)*l (wv holds w*x), out[4+j] =
+// Σ (w*l)*l.
+func qxSums4Go(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	*out = [8]float32{}
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*v)), -nm, nm-1))
+			out[j] += float32(wv[i] * fl)
+			out[4+j] += float32(float32(w[i]*fl) * fl)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package ggml
+
+// SSE2 versions of the kernels in kernels.go (kernels_amd64.s).
+
+//go:noescape
+func qkxSums4SSE(x, xm, w *float32, n int, iscale *[4]float32, nm int32, out *[12]float32)
+
+//go:noescape
+func qkxErr4SSE(x, xm, w *float32, n int, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32)
+
+//go:noescape
+func qxSums4SSE(x, w, wv *float32, n int, iscale *[4]float32, nm int32, out *[8]float32)
+
+func qkxSums4(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	if len(x) == 0 {
+		*out = [12]float32{}
+		return
+	}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	qkxSums4SSE(&x[0], &xm[0], &w[0], len(x), iscale, nm, out)
+}
+
+func qkxErr4(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	if len(x) == 0 {
+		*out = [4]float32{}
+		return
+	}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	qkxErr4SSE(&x[0], &xm[0], &w[0], len(x), iscale, ts, tm, nm, mad, out)
+}
+
+func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	if len(x) == 0 {
+		*out = [8]float32{}
+		return
+	}
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	qxSums4SSE(&x[0], &w[0], &wv[0], len(x), iscale, nm, out)
+}

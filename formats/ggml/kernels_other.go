@@ -1,0 +1,15 @@
+//go:build !amd64
+
+package ggml
+
+func qkxSums4(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	qkxSums4Go(x, xm, w, iscale, nm, out)
+}
+
+func qkxErr4(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	qkxErr4Go(x, xm, w, iscale, ts, tm, nm, mad, out)
+}
+
+func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	qxSums4Go(x, w, wv, iscale, nm, out)
+}

@@ -1,0 +1,73 @@
+package ggml
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestKernels checks the dispatched kernels (SSE2 on amd64) against their
+// pure-Go definitions, bit for bit, on random and hostile inputs.
+func TestKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	val := func() float32 {
+		switch r.IntN(12) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.NaN())
+		case 2:
+			return float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			return float32(r.NormFloat64() * 1e7)
+		}
+		return float32(r.NormFloat64())
+	}
+	// NaN payloads may differ (x86 returns the first operand's NaN when both
+	// are NaN, and operand order is the compiler's choice, in C too); the
+	// callers only compare these sums, and every comparison with any NaN is
+	// false, so no payload can reach an output.
+	eq := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
+	}
+	for iter := 0; iter < 20000; iter++ {
+		n := r.IntN(33)
+		x, xm, w, wv := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := 0; i < n; i++ {
+			x[i], xm[i], w[i], wv[i] = val(), val(), abs32(val()), val()
+		}
+		var is, ts, tm [4]float32
+		for j := range is {
+			is[j], ts[j], tm[j] = val(), val(), val()
+			if r.IntN(2) == 0 {
+				is[j] = float32(r.NormFloat64() * 20)
+			}
+		}
+		nm := int32(1 + r.IntN(40))
+		mad := r.IntN(2) == 0
+		var a, b [12]float32
+		qkxSums4(x, xm, w, &is, nm, &a)
+		qkxSums4Go(x, xm, w, &is, nm, &b)
+		for k := range a {
+			if !eq(a[k], b[k]) {
+				t.Fatalf("qkxSums4 lane %d: %v, Go %v", k, a[k], b[k])
+			}
+		}
+		var c, d [4]float32
+		qkxErr4(x, xm, w, &is, &ts, &tm, nm, mad, &c)
+		qkxErr4Go(x, xm, w, &is, &ts, &tm, nm, mad, &d)
+		for k := range c {
+			if !eq(c[k], d[k]) {
+				t.Fatalf("qkxErr4 lane %d: %v, Go %v", k, c[k], d[k])
+			}
+		}
+		var e, f [8]float32
+		qxSums4(x, w, wv, &is, nm, &e)
+		qxSums4Go(x, w, wv, &is, nm, &f)
+		for k := range e {
+			if !eq(e[k], f[k]) {
+				t.Fatalf("qxSums4 lane %d: %v, Go %v", k, e[k], f[k])
+			}
+		}
+	}
+}
