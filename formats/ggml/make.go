@@ -309,9 +309,6 @@ func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
 	return scale, -min
 }
 
-
-
-
 // qkxFit is the least-squares scale and min of one make_qkx trial, with
 // the C's clamp of a positive min; ok is the C's D > 0.
 func qkxFit(sumW, sumX, sumL, sumL2, sumXL float32) (ok bool, thisScale, thisMin float32) {
@@ -327,7 +324,6 @@ func qkxFit(sumW, sumX, sumL, sumL2, sumXL float32) (ok bool, thisScale, thisMin
 	}
 	return true, thisScale, thisMin
 }
-
 
 // makeQPQuants is make_qp_quants: positive values (scales, mins) on a
 // 0..nmax grid, weighted by quantWeights.
