@@ -40,3 +40,14 @@ func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) 
 	wv = wv[:len(x)]
 	qxSums4SSE(&x[0], &w[0], &wv[0], len(x), iscale, nm, out)
 }
+
+//go:noescape
+func q4_0BlockSSE(x *float32, qs *byte) (d float32, ok bool)
+
+// q4_0Block quantizes one 32-element Q4_0 block's quants into qs[:16] and
+// returns its d; ok is false (nothing written) for blocks holding a NaN.
+func q4_0Block(x []float32, qs []byte) (d float32, ok bool) {
+	_ = x[31]
+	_ = qs[15]
+	return q4_0BlockSSE(&x[0], &qs[0])
+}

@@ -203,3 +203,205 @@ qdone:
 	MOVUPS X7, 0(AX)
 	MOVUPS X8, 16(AX)
 	RET
+
+// Blend helper: M = max(M, A) for non-negative int32 lanes; T, U scratch.
+#define MAXU(A, M, T, U) \
+	MOVO    A, T \
+	PCMPGTL M, T \
+	MOVO    A, U \
+	PAND    T, U \
+	PANDN   M, T \
+	POR     U, T \
+	MOVO    T, M
+
+// One Q4_0 block as quantize_row_q4_0_ref does it, for a block without
+// NaNs (ok = false otherwise, and nothing is written): max is the first
+// element of largest magnitude, d = max / -8, id = d ? 1/d : 0, and
+// qs[j] = MIN(15, (int8)(x[j]*id + 8.5)) | MIN(15, (int8)(x[j+16]*id + 8.5)) << 4.
+//
+// func q4_0BlockSSE(x *float32, qs *byte) (d float32, ok bool)
+TEXT ·q4_0BlockSSE(SB), NOSPLIT, $0-21
+	MOVQ    x+0(FP), SI
+	MOVL    $0x7fffffff, AX
+	MOVL    AX, X15
+	PSHUFL  $0, X15, X15
+	MOVL    $0x7f800000, AX
+	MOVL    AX, X14
+	PSHUFL  $0, X14, X14
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	PAND    X15, X0
+	PAND    X15, X1
+	PAND    X15, X2
+	PAND    X15, X3
+	PAND    X15, X4
+	PAND    X15, X5
+	PAND    X15, X6
+	PAND    X15, X7
+	// max of the magnitudes' bits, which also exposes NaNs (> 0x7f800000);
+	// a tree, to keep the dependency chain short
+	MOVO    X0, X8
+	MOVO    X2, X9
+	MOVO    X4, X10
+	MOVO    X6, X11
+	MAXU(X1, X8, X12, X13)
+	MAXU(X3, X9, X12, X13)
+	MAXU(X5, X10, X12, X13)
+	MAXU(X7, X11, X12, X13)
+	MAXU(X9, X8, X12, X13)
+	MAXU(X11, X10, X12, X13)
+	MAXU(X10, X8, X12, X13)
+	PSHUFL  $0x4e, X8, X11
+	MAXU(X11, X8, X9, X10)
+	PSHUFL  $0xb1, X8, X11
+	MAXU(X11, X8, X9, X10)
+	MOVO    X8, X9
+	PCMPGTL X14, X9
+	MOVMSKPS X9, AX
+	TESTL   AX, AX
+	JNE     nan
+	MOVL    X8, AX
+	TESTL   AX, AX
+	JEQ     allzero
+	// index of the first element with that magnitude
+	PCMPEQL X8, X0
+	PCMPEQL X8, X1
+	PCMPEQL X8, X2
+	PCMPEQL X8, X3
+	PCMPEQL X8, X4
+	PCMPEQL X8, X5
+	PCMPEQL X8, X6
+	PCMPEQL X8, X7
+	PACKSSLW X1, X0           // lanes 0..7 as words
+	PACKSSLW X3, X2           // lanes 8..15
+	PACKSSWB X2, X0           // lanes 0..15 as bytes
+	PACKSSLW X5, X4
+	PACKSSLW X7, X6
+	PACKSSWB X6, X4           // lanes 16..31
+	PMOVMSKB X0, AX
+	PMOVMSKB X4, BX
+	SHLL    $16, BX
+	ORL     BX, AX
+	BSFL    AX, AX
+	MOVSS   (SI)(AX*4), X0    // max
+	JMP     haveMax
+
+allzero:
+	XORPS   X0, X0            // max = +0 (C's initial value)
+
+haveMax:
+	MOVL    $0xbe000000, AX   // -0.125: x/-8 and x*-0.125 are the same real, so round the same
+	MOVL    AX, X1
+	MULSS   X1, X0            // d = max / -8
+	MOVSS   X0, d+16(FP)
+	XORPS   X2, X2
+	XORPS   X11, X11          // id = 0
+	UCOMISS X2, X0
+	JNE     inv
+	JPS     inv
+	JMP     haveID
+
+inv:
+	MOVL    $0x3f800000, AX
+	MOVL    AX, X11
+	DIVSS   X0, X11           // id = 1/d
+
+haveID:
+	SHUFPS  $0, X11, X11
+	MOVL    $0x41080000, AX   // 8.5
+	MOVL    AX, X12
+	PSHUFL  $0, X12, X12
+	MOVL    $15, AX
+	MOVL    AX, X13
+	PSHUFL  $0, X13, X13
+	MOVQ    qs+8(FP), DI
+	// low nibbles: elements 0..15, high nibbles: 16..31
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	MULPS   X11, X0
+	MULPS   X11, X1
+	MULPS   X11, X2
+	MULPS   X11, X3
+	MULPS   X11, X4
+	MULPS   X11, X5
+	MULPS   X11, X6
+	MULPS   X11, X7
+	ADDPS   X12, X0
+	ADDPS   X12, X1
+	ADDPS   X12, X2
+	ADDPS   X12, X3
+	ADDPS   X12, X4
+	ADDPS   X12, X5
+	ADDPS   X12, X6
+	ADDPS   X12, X7
+	CVTTPS2PL X0, X0
+	CVTTPS2PL X1, X1
+	CVTTPS2PL X2, X2
+	CVTTPS2PL X3, X3
+	CVTTPS2PL X4, X4
+	CVTTPS2PL X5, X5
+	CVTTPS2PL X6, X6
+	CVTTPS2PL X7, X7
+	// (int8) truncation: sign-extend the low byte
+	PSLLL   $24, X0
+	PSLLL   $24, X1
+	PSLLL   $24, X2
+	PSLLL   $24, X3
+	PSLLL   $24, X4
+	PSLLL   $24, X5
+	PSLLL   $24, X6
+	PSLLL   $24, X7
+	PSRAL   $24, X0
+	PSRAL   $24, X1
+	PSRAL   $24, X2
+	PSRAL   $24, X3
+	PSRAL   $24, X4
+	PSRAL   $24, X5
+	PSRAL   $24, X6
+	PSRAL   $24, X7
+	MINL(X0, X13, X8, X9)
+	MINL(X1, X13, X8, X9)
+	MINL(X2, X13, X8, X9)
+	MINL(X3, X13, X8, X9)
+	MINL(X4, X13, X8, X9)
+	MINL(X5, X13, X8, X9)
+	MINL(X6, X13, X8, X9)
+	MINL(X7, X13, X8, X9)
+	// qs = (uint8)lo | (uint8)(hi << 4)
+	MOVL    $0xff, AX
+	MOVL    AX, X10
+	PSHUFL  $0, X10, X10
+	PSLLL   $4, X4
+	PSLLL   $4, X5
+	PSLLL   $4, X6
+	PSLLL   $4, X7
+	POR     X4, X0
+	POR     X5, X1
+	POR     X6, X2
+	POR     X7, X3
+	PAND    X10, X0
+	PAND    X10, X1
+	PAND    X10, X2
+	PAND    X10, X3
+	PACKSSLW X1, X0
+	PACKSSLW X3, X2
+	PACKUSWB X2, X0
+	MOVOU   X0, (DI)
+	MOVB    $1, ok+20(FP)
+	RET
+
+nan:
+	MOVB    $0, ok+20(FP)
+	RET

@@ -13,3 +13,5 @@ func qkxErr4(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool,
 func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
 	qxSums4Go(x, w, wv, iscale, nm, out)
 }
+
+func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }

@@ -71,3 +71,29 @@ func TestKernels(t *testing.T) {
 		}
 	}
 }
+
+func TestQ4_0Block(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 15))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), 1, -1, 8, -8, math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-40}
+	for iter := 0; iter < 50000; iter++ {
+		xb := make([]float32, 32)
+		scale := float32(math.Pow(10, r.Float64()*60-30))
+		for i := range xb {
+			if r.IntN(8) == 0 {
+				xb[i] = specials[r.IntN(len(specials))]
+			} else {
+				xb[i] = float32(r.NormFloat64()) * scale
+			}
+		}
+		var a, b [16]byte
+		want := q4_0BlockGo(xb, b[:])
+		got, ok := q4_0Block(xb, a[:])
+		if !ok {
+			continue // the caller then uses q4_0BlockGo
+		}
+		if math.Float32bits(got) != math.Float32bits(want) || a != b {
+			t.Fatalf("%v: d %v quants %x, Go d %v quants %x", xb, got, a, want, b)
+		}
+	}
+}

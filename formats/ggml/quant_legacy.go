@@ -227,21 +227,32 @@ func quantQ4_0(y []byte, x []float32, qw []float32) {
 	}
 	for len(x) >= 32 && len(y) >= 18 {
 		xb, b := x[:32], y[:18]
-		max, _ := amaxSigned(xb)
-		d := max / -8
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		d, ok := q4_0Block(xb, b[2:18])
+		if !ok {
+			d = q4_0BlockGo(xb, b[2:18])
 		}
 		put16(b, fp32ToFP16(d))
-		qs := b[2:18]
-		for j := 0; j < 16; j++ {
-			xi0 := min(15, int32(int8(cvtt(float32(xb[j]*id)+8.5))))
-			xi1 := min(15, int32(int8(cvtt(float32(xb[j+16]*id)+8.5))))
-			qs[j] = uint8(xi0) | uint8(xi1)<<4
-		}
 		x, y = x[32:], y[18:]
 	}
+}
+
+// q4_0BlockGo is one block of quantize_row_q4_0_ref: it fills qs[:16] and
+// returns d (q4_0Block is the same with SSE2, for blocks without NaNs).
+func q4_0BlockGo(xb []float32, qs []byte) float32 {
+	xb = xb[:32]
+	qs = qs[:16]
+	max, _ := amaxSigned(xb)
+	d := max / -8
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	for j := 0; j < 16; j++ {
+		xi0 := min(15, int32(int8(cvtt(float32(xb[j]*id)+8.5))))
+		xi1 := min(15, int32(int8(cvtt(float32(xb[j+16]*id)+8.5))))
+		qs[j] = uint8(xi0) | uint8(xi1)<<4
+	}
+	return d
 }
 
 func quantQ4_0Impl(y []byte, x []float32, qw []float32) {
