@@ -51,3 +51,31 @@ func q4_0Block(x []float32, qs []byte) (d float32, ok bool) {
 	_ = qs[15]
 	return q4_0BlockSSE(&x[0], &qs[0])
 }
+
+//go:noescape
+func bf16RowSSE(x *float32, y *uint16, n int)
+
+//go:noescape
+func f16RowSSE(x *float32, y *uint16, n int)
+
+// bf16Row and f16Row convert the first len(x) &^ 7 values and return how
+// many they did; the caller finishes the rest.
+func bf16Row(x []float32, y []uint16) int {
+	n := len(x) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	bf16RowSSE(&x[0], &y[0], n)
+	return n
+}
+
+func f16Row(x []float32, y []uint16) int {
+	n := len(x) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	f16RowSSE(&x[0], &y[0], n)
+	return n
+}

@@ -405,3 +405,138 @@ haveID:
 nan:
 	MOVB    $0, ok+20(FP)
 	RET
+
+// Broadcast a 32-bit constant into X register R (via AX).
+#define BCAST(C, R) \
+	MOVL   C, AX \
+	MOVL   AX, R \
+	PSHUFL $0, R, R
+
+// Narrow the uint16 values in the int32 lanes of A and B into eight words in
+// A (sign-extend the low halves, then a signed pack, which is then exact).
+#define NARROW16(A, B) \
+	PSLLL    $16, A \
+	PSRAL    $16, A \
+	PSLLL    $16, B \
+	PSRAL    $16, B \
+	PACKSSLW B, A
+
+// ggml_compute_fp32_to_bf16 on 4 lanes: R holds the float bits in, the
+// bf16 in the low half of each lane out. Needs X8 = 0x7fffffff,
+// X9 = 0x7f800000, X10 = 0x7fff, X11 = 1, X12 = 64; T, U, V scratch.
+#define BF16X4(R, T, U, V) \
+	MOVO    R, T \
+	PAND    X8, T \
+	PCMPGTL X9, T \
+	MOVO    R, U \
+	PSRLL   $16, U \
+	MOVO    U, V \
+	POR     X12, V \
+	PAND    X11, U \
+	PADDL   X10, U \
+	PADDL   R, U \
+	PSRLL   $16, U \
+	PAND    T, V \
+	PANDN   U, T \
+	POR     V, T \
+	MOVO    T, R
+
+// func bf16RowSSE(x *float32, y *uint16, n int)  (n a multiple of 8)
+TEXT ·bf16RowSSE(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  y+8(FP), DI
+	MOVQ  n+16(FP), CX
+	BCAST($0x7fffffff, X8)
+	BCAST($0x7f800000, X9)
+	BCAST($0x7fff, X10)
+	BCAST($1, X11)
+	BCAST($64, X12)
+	SHRQ  $3, CX
+	JEQ   bdone
+
+bloop:
+	MOVUPS 0(SI), X0
+	MOVUPS 16(SI), X1
+	BF16X4(X0, X2, X3, X4)
+	BF16X4(X1, X2, X3, X4)
+	NARROW16(X0, X1)
+	MOVOU X0, (DI)
+	ADDQ  $32, SI
+	ADDQ  $16, DI
+	DECQ  CX
+	JNZ   bloop
+
+bdone:
+	RET
+
+// ggml_compute_fp32_to_fp16 on 4 lanes (R: float bits in, half in the low
+// half of each lane out). Needs X8 = 0x7fffffff, X9 = 2^112, X10 = 2^-110,
+// X11 = 0x80000000, X12 = 0x71000000^0x80000000, X13 = 0x07800000,
+// X14 = 0xff000000^0x80000000, X15 = 0x7c00; T, U, V, W, Y scratch.
+#define F16X4(R, T, U, V, W, Y) \
+	MOVO    R, T \
+	PAND    X8, T \
+	MULPS   X9, T \
+	MULPS   X10, T \
+	MOVO    R, U \
+	PADDL   R, U \
+	MOVO    U, V \
+	BCAST($0xff000000, W) \
+	PAND    W, V \
+	PXOR    X11, V \
+	MOVO    X12, W \
+	PCMPGTL V, W \
+	MOVO    V, Y \
+	PXOR    X12, Y \
+	PAND    W, Y \
+	PXOR    Y, V \
+	PXOR    X11, V \
+	PSRLL   $1, V \
+	PADDL   X13, V \
+	ADDPS   V, T \
+	MOVO    T, V \
+	PSRLL   $13, V \
+	PAND    X15, V \
+	BCAST($0x0fff, W) \
+	PAND    W, T \
+	PADDL   V, T \
+	PXOR    X11, U \
+	PCMPGTL X14, U \
+	BCAST($0x7e00, W) \
+	PAND    U, W \
+	PANDN   T, U \
+	POR     W, U \
+	PAND    X11, R \
+	PSRLL   $16, R \
+	POR     U, R
+
+// func f16RowSSE(x *float32, y *uint16, n int)  (n a multiple of 8)
+TEXT ·f16RowSSE(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  y+8(FP), DI
+	MOVQ  n+16(FP), CX
+	BCAST($0x7fffffff, X8)
+	BCAST($0x77800000, X9)
+	BCAST($0x08800000, X10)
+	BCAST($0x80000000, X11)
+	BCAST($0xf1000000, X12)
+	BCAST($0x07800000, X13)
+	BCAST($0x7f000000, X14)
+	BCAST($0x7c00, X15)
+	SHRQ  $3, CX
+	JEQ   fdone
+
+floop:
+	MOVUPS 0(SI), X0
+	MOVUPS 16(SI), X1
+	F16X4(X0, X2, X3, X4, X5, X6)
+	F16X4(X1, X2, X3, X4, X5, X6)
+	NARROW16(X0, X1)
+	MOVOU X0, (DI)
+	ADDQ  $32, SI
+	ADDQ  $16, DI
+	DECQ  CX
+	JNZ   floop
+
+fdone:
+	RET

@@ -97,3 +97,35 @@ func TestQ4_0Block(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfRows checks the row converters against the scalar ggml ports on
+// random bit patterns (NaNs, infinities, subnormals, rounding ties).
+func TestHalfRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 17))
+	x := make([]float32, 1<<16+5)
+	for i := range x {
+		switch i % 4 {
+		case 0:
+			x[i] = math.Float32frombits(r.Uint32())
+		case 1:
+			x[i] = math.Float32frombits(r.Uint32()&0xffff8000 | 0x8000) // ties
+		case 2:
+			x[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-40)))
+		default:
+			x[i] = math.Float32frombits(uint32(i) << 13) // every half-ish exponent
+		}
+	}
+	y := make([]byte, 2*len(x))
+	quantBF16(y, x, nil)
+	for i, v := range x {
+		if got, want := le16(y[2*i:]), fp32ToBF16(v); got != want {
+			t.Fatalf("bf16(%#08x) = %#04x, want %#04x", math.Float32bits(v), got, want)
+		}
+	}
+	quantF16(y, x, nil)
+	for i, v := range x {
+		if got, want := le16(y[2*i:]), fp32ToFP16(v); got != want {
+			t.Fatalf("f16(%#08x) = %#04x, want %#04x", math.Float32bits(v), got, want)
+		}
+	}
+}

@@ -33,8 +33,9 @@ func quantF32(y []byte, x []float32, _ []float32) {
 func quantF16(y []byte, x []float32, _ []float32) {
 	if out, ok := native16(y); ok {
 		out = out[:len(x)]
-		for i, v := range x {
-			out[i] = fp32ToFP16(v)
+		done := f16Row(x, out)
+		for i, v := range x[done:] {
+			out[done+i] = fp32ToFP16(v)
 		}
 		return
 	}
@@ -46,7 +47,9 @@ func quantF16(y []byte, x []float32, _ []float32) {
 func quantBF16(y []byte, x []float32, _ []float32) {
 	if out, ok := native16(y); ok {
 		out = out[:len(x)]
-		for i, u := range f32bits(x) {
+		done := bf16Row(x, out)
+		out = out[done:]
+		for i, u := range f32bits(x[done:]) {
 			r := uint16((u + (0x7fff + ((u >> 16) & 1))) >> 16)
 			if u&0x7fffffff > 0x7f800000 {
 				r = uint16(u>>16) | 64
