@@ -79,3 +79,16 @@ func f16Row(x []float32, y []uint16) int {
 	f16RowSSE(&x[0], &y[0], n)
 	return n
 }
+
+//go:noescape
+func q4_1BlockSSE(x *float32, qs *byte) (d, min float32, ok bool)
+
+// q4_1Block is q4_1BlockGo with SSE2 for blocks without NaNs whose extremes
+// are not zeros; ok is false (nothing written) otherwise.
+func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) {
+	_ = x[31]
+	_ = qs[15]
+	return q4_1BlockSSE(&x[0], &qs[0])
+}
+
+const q4_1Available = true

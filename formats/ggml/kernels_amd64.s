@@ -540,3 +540,233 @@ floop:
 
 fdone:
 	RET
+
+// Order-preserving signed key of float bits: k = b ^ ((b >> 31) & 0x7fffffff)
+// (X15 = 0x7fffffff); T scratch.
+#define FKEY(R, T) \
+	MOVO  R, T \
+	PSRAL $31, T \
+	PAND  X15, T \
+	PXOR  T, R
+
+// M = min(M, A) / max(M, A) on signed int32 lanes; T, U scratch.
+#define SMIN(A, M, T, U) \
+	MOVO    M, T \
+	PCMPGTL A, T \
+	MOVO    A, U \
+	PAND    T, U \
+	PANDN   M, T \
+	POR     U, T \
+	MOVO    T, M
+
+#define SMAX(A, M, T, U) \
+	MOVO    A, T \
+	PCMPGTL M, T \
+	MOVO    A, U \
+	PAND    T, U \
+	PANDN   M, T \
+	POR     U, T \
+	MOVO    T, M
+
+// One Q4_1 block as quantize_row_q4_1_ref does it, when the block holds no
+// NaN and neither its minimum nor its maximum is a zero (where the C keeps
+// the first of +0 and -0): ok = false otherwise, and nothing is written.
+// min and max are found on order-preserving integer keys; then
+// d = (max - min) / 15, id = d ? 1/d : 0 and
+// qs[j] = MIN(15, (int8)((x[j]-min)*id + 0.5)) | MIN(15, (int8)((x[j+16]-min)*id + 0.5)) << 4.
+//
+// func q4_1BlockSSE(x *float32, qs *byte) (d, min float32, ok bool)
+TEXT ·q4_1BlockSSE(SB), NOSPLIT, $0-25
+	MOVQ    x+0(FP), SI
+	BCAST($0x7fffffff, X15)
+	BCAST($0x7f800000, X14)
+	// NaN check on the magnitudes
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	MOVO    X0, X8
+	PAND    X15, X8
+	MOVO    X1, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X2, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X3, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X4, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X5, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X6, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	MOVO    X7, X9
+	PAND    X15, X9
+	MAXU(X9, X8, X10, X11)
+	PCMPGTL X14, X8
+	MOVMSKPS X8, AX
+	TESTL   AX, AX
+	JNE     q41no
+	FKEY(X0, X8)
+	FKEY(X1, X8)
+	FKEY(X2, X8)
+	FKEY(X3, X8)
+	FKEY(X4, X8)
+	FKEY(X5, X8)
+	FKEY(X6, X8)
+	FKEY(X7, X8)
+	MOVO    X0, X12           // min keys
+	MOVO    X0, X13           // max keys
+	SMIN(X1, X12, X8, X9)
+	SMAX(X1, X13, X8, X9)
+	SMIN(X2, X12, X8, X9)
+	SMAX(X2, X13, X8, X9)
+	SMIN(X3, X12, X8, X9)
+	SMAX(X3, X13, X8, X9)
+	SMIN(X4, X12, X8, X9)
+	SMAX(X4, X13, X8, X9)
+	SMIN(X5, X12, X8, X9)
+	SMAX(X5, X13, X8, X9)
+	SMIN(X6, X12, X8, X9)
+	SMAX(X6, X13, X8, X9)
+	SMIN(X7, X12, X8, X9)
+	SMAX(X7, X13, X8, X9)
+	PSHUFL  $0x4e, X12, X10
+	SMIN(X10, X12, X8, X9)
+	PSHUFL  $0xb1, X12, X10
+	SMIN(X10, X12, X8, X9)
+	PSHUFL  $0x4e, X13, X10
+	SMAX(X10, X13, X8, X9)
+	PSHUFL  $0xb1, X13, X10
+	SMAX(X10, X13, X8, X9)
+	// zeros (keys 0 and -1): leave them to the scalar loop
+	MOVL    X12, AX
+	LEAL    1(AX), BX
+	CMPL    BX, $1
+	JLS     q41no
+	MOVL    X13, AX
+	LEAL    1(AX), BX
+	CMPL    BX, $1
+	JLS     q41no
+	// back from keys to floats (the key map is its own inverse)
+	FKEY(X12, X8)
+	FKEY(X13, X8)
+	MOVSS   X12, min+20(FP)
+	MOVAPS  X13, X0
+	SUBSS   X12, X0           // max - min
+	BCAST($0x41700000, X1)    // 15.0
+	DIVSS   X1, X0            // d
+	MOVSS   X0, d+16(FP)
+	XORPS   X2, X2
+	XORPS   X11, X11
+	UCOMISS X2, X0
+	JNE     q41inv
+	JPS     q41inv
+	JMP     q41id
+
+q41inv:
+	BCAST($0x3f800000, X11)
+	DIVSS   X0, X11
+
+q41id:
+	SHUFPS  $0, X11, X11      // id
+	SHUFPS  $0, X12, X12      // min
+	BCAST($0x3f000000, X14)   // 0.5
+	BCAST($15, X13)
+	MOVQ    qs+8(FP), DI
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	SUBPS   X12, X0
+	SUBPS   X12, X1
+	SUBPS   X12, X2
+	SUBPS   X12, X3
+	SUBPS   X12, X4
+	SUBPS   X12, X5
+	SUBPS   X12, X6
+	SUBPS   X12, X7
+	MULPS   X11, X0
+	MULPS   X11, X1
+	MULPS   X11, X2
+	MULPS   X11, X3
+	MULPS   X11, X4
+	MULPS   X11, X5
+	MULPS   X11, X6
+	MULPS   X11, X7
+	ADDPS   X14, X0
+	ADDPS   X14, X1
+	ADDPS   X14, X2
+	ADDPS   X14, X3
+	ADDPS   X14, X4
+	ADDPS   X14, X5
+	ADDPS   X14, X6
+	ADDPS   X14, X7
+	CVTTPS2PL X0, X0
+	CVTTPS2PL X1, X1
+	CVTTPS2PL X2, X2
+	CVTTPS2PL X3, X3
+	CVTTPS2PL X4, X4
+	CVTTPS2PL X5, X5
+	CVTTPS2PL X6, X6
+	CVTTPS2PL X7, X7
+	PSLLL   $24, X0
+	PSLLL   $24, X1
+	PSLLL   $24, X2
+	PSLLL   $24, X3
+	PSLLL   $24, X4
+	PSLLL   $24, X5
+	PSLLL   $24, X6
+	PSLLL   $24, X7
+	PSRAL   $24, X0
+	PSRAL   $24, X1
+	PSRAL   $24, X2
+	PSRAL   $24, X3
+	PSRAL   $24, X4
+	PSRAL   $24, X5
+	PSRAL   $24, X6
+	PSRAL   $24, X7
+	MINL(X0, X13, X8, X9)
+	MINL(X1, X13, X8, X9)
+	MINL(X2, X13, X8, X9)
+	MINL(X3, X13, X8, X9)
+	MINL(X4, X13, X8, X9)
+	MINL(X5, X13, X8, X9)
+	MINL(X6, X13, X8, X9)
+	MINL(X7, X13, X8, X9)
+	BCAST($0xff, X10)
+	PSLLL   $4, X4
+	PSLLL   $4, X5
+	PSLLL   $4, X6
+	PSLLL   $4, X7
+	POR     X4, X0
+	POR     X5, X1
+	POR     X6, X2
+	POR     X7, X3
+	PAND    X10, X0
+	PAND    X10, X1
+	PAND    X10, X2
+	PAND    X10, X3
+	PACKSSLW X1, X0
+	PACKSSLW X3, X2
+	PACKUSWB X2, X0
+	MOVOU   X0, (DI)
+	MOVB    $1, ok+24(FP)
+	RET
+
+q41no:
+	MOVB    $0, ok+24(FP)
+	RET

@@ -19,3 +19,7 @@ func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 func bf16Row(x []float32, y []uint16) int { return 0 }
 
 func f16Row(x []float32, y []uint16) int { return 0 }
+
+func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) { return 0, 0, false }
+
+const q4_1Available = false

@@ -129,3 +129,35 @@ func TestHalfRows(t *testing.T) {
 		}
 	}
 }
+
+func TestQ4_1Block(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 19))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), 1, -1, math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-40}
+	used := 0
+	for iter := 0; iter < 50000; iter++ {
+		xb := make([]float32, 32)
+		scale := float32(math.Pow(10, r.Float64()*60-30))
+		off := float32(r.NormFloat64()) * scale * float32(r.IntN(3))
+		for i := range xb {
+			if r.IntN(10) == 0 {
+				xb[i] = specials[r.IntN(len(specials))]
+			} else {
+				xb[i] = float32(r.NormFloat64())*scale + off
+			}
+		}
+		var a, b [16]byte
+		wantD, wantMin := q4_1BlockGo(xb, b[:])
+		gotD, gotMin, ok := q4_1Block(xb, a[:])
+		if !ok {
+			continue
+		}
+		used++
+		if math.Float32bits(gotD) != math.Float32bits(wantD) || math.Float32bits(gotMin) != math.Float32bits(wantMin) || a != b {
+			t.Fatalf("%v: d %v min %v quants %x, Go %v %v %x", xb, gotD, gotMin, a, wantD, wantMin, b)
+		}
+	}
+	if used == 0 && littleEndian && q4_1Available {
+		t.Fatal("the SSE2 path never ran")
+	}
+}

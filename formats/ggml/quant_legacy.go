@@ -280,22 +280,33 @@ func quantQ4_1(y []byte, x []float32, qw []float32) {
 	}
 	for len(x) >= 32 && len(y) >= 20 {
 		xb, b := x[:32], y[:20]
-		min, max := minMax(xb)
-		d := (max - min) / ((1 << 4) - 1)
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		d, min, ok := q4_1Block(xb, b[4:20])
+		if !ok {
+			d, min = q4_1BlockGo(xb, b[4:20])
 		}
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(min))
-		qs := b[4:20]
-		for j := 0; j < 16; j++ {
-			xi0 := minI32(15, int32(int8(cvtt(float32((xb[j]-min)*id)+0.5))))
-			xi1 := minI32(15, int32(int8(cvtt(float32((xb[j+16]-min)*id)+0.5))))
-			qs[j] = uint8(xi0) | uint8(xi1)<<4
-		}
 		x, y = x[32:], y[20:]
 	}
+}
+
+// q4_1BlockGo is one block of quantize_row_q4_1_ref: it fills qs[:16] and
+// returns d and min.
+func q4_1BlockGo(xb []float32, qs []byte) (d, min float32) {
+	xb = xb[:32]
+	qs = qs[:16]
+	min, max := minMax(xb)
+	d = (max - min) / ((1 << 4) - 1)
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	for j := 0; j < 16; j++ {
+		xi0 := minI32(15, int32(int8(cvtt(float32((xb[j]-min)*id)+0.5))))
+		xi1 := minI32(15, int32(int8(cvtt(float32((xb[j+16]-min)*id)+0.5))))
+		qs[j] = uint8(xi0) | uint8(xi1)<<4
+	}
+	return d, min
 }
 
 func minI32(a, b int32) int32 {
