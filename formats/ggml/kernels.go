@@ -62,3 +62,22 @@ func qxSums4Go(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32
 		}
 	}
 }
+
+// q5QuantGo is the quantization loop of quantize_row_q5_{0,1}_ref for one
+// block: q = MIN(maxq, (int8)(((x - sub) * id) + add)) (Q5_0: sub 0, add
+// 16.5, maxq 31; Q5_1: sub min, add 0.5, maxq 127, i.e. no MIN, which with
+// the later masks is the C's (uint8) conversion); qs gets the low nibbles
+// and the result holds bit 4 of each q (x - 0 is x, bit for bit).
+func q5QuantGo(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	x = x[:32]
+	qs = qs[:16]
+	var qh uint32
+	for j := 0; j < 16; j++ {
+		q0 := uint8(min(maxq, int32(int8(cvtt(float32((x[j]-sub)*id)+add)))))
+		q1 := uint8(min(maxq, int32(int8(cvtt(float32((x[j+16]-sub)*id)+add)))))
+		qs[j] = q0&0x0f | (q1&0x0f)<<4
+		qh |= uint32(q0&0x10) >> 4 << uint(j)
+		qh |= uint32(q1&0x10) >> 4 << uint(j+16)
+	}
+	return qh
+}

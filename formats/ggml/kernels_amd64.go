@@ -92,3 +92,13 @@ func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) {
 }
 
 const q4_1Available = true
+
+//go:noescape
+func q5QuantSSE(x *float32, sub, id, add float32, maxq int32, qs *byte) (qh uint32)
+
+// q5Quant is q5QuantGo with SSE2.
+func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	_ = x[31]
+	_ = qs[15]
+	return q5QuantSSE(&x[0], sub, id, add, maxq, &qs[0])
+}

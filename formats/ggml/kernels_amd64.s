@@ -770,3 +770,149 @@ q41id:
 q41no:
 	MOVB    $0, ok+24(FP)
 	RET
+
+// The quantization loop of the 5-bit legacy types, for one block of 32:
+// q = MIN(maxq, (int8)(((x - sub) * id) + add)) as int8 lanes (maxq = 127
+// makes the MIN a no-op, for Q5_1's plain (uint8) conversion); then
+// qs[j] = (q[j] & 15) | (q[j+16] & 15) << 4 and bit j of qh = (q[j] >> 4) & 1.
+//
+// func q5QuantSSE(x *float32, sub, id, add float32, maxq int32, qs *byte) (qh uint32)
+TEXT ·q5QuantSSE(SB), NOSPLIT, $0-36
+	MOVQ    x+0(FP), SI
+	MOVSS   sub+8(FP), X12
+	SHUFPS  $0, X12, X12
+	MOVSS   id+12(FP), X11
+	SHUFPS  $0, X11, X11
+	MOVSS   add+16(FP), X14
+	SHUFPS  $0, X14, X14
+	MOVL    maxq+20(FP), AX
+	MOVL    AX, X13
+	PSHUFL  $0, X13, X13
+	MOVQ    qs+24(FP), DI
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	SUBPS   X12, X0
+	SUBPS   X12, X1
+	SUBPS   X12, X2
+	SUBPS   X12, X3
+	SUBPS   X12, X4
+	SUBPS   X12, X5
+	SUBPS   X12, X6
+	SUBPS   X12, X7
+	MULPS   X11, X0
+	MULPS   X11, X1
+	MULPS   X11, X2
+	MULPS   X11, X3
+	MULPS   X11, X4
+	MULPS   X11, X5
+	MULPS   X11, X6
+	MULPS   X11, X7
+	ADDPS   X14, X0
+	ADDPS   X14, X1
+	ADDPS   X14, X2
+	ADDPS   X14, X3
+	ADDPS   X14, X4
+	ADDPS   X14, X5
+	ADDPS   X14, X6
+	ADDPS   X14, X7
+	CVTTPS2PL X0, X0
+	CVTTPS2PL X1, X1
+	CVTTPS2PL X2, X2
+	CVTTPS2PL X3, X3
+	CVTTPS2PL X4, X4
+	CVTTPS2PL X5, X5
+	CVTTPS2PL X6, X6
+	CVTTPS2PL X7, X7
+	PSLLL   $24, X0
+	PSLLL   $24, X1
+	PSLLL   $24, X2
+	PSLLL   $24, X3
+	PSLLL   $24, X4
+	PSLLL   $24, X5
+	PSLLL   $24, X6
+	PSLLL   $24, X7
+	PSRAL   $24, X0
+	PSRAL   $24, X1
+	PSRAL   $24, X2
+	PSRAL   $24, X3
+	PSRAL   $24, X4
+	PSRAL   $24, X5
+	PSRAL   $24, X6
+	PSRAL   $24, X7
+	MINL(X0, X13, X8, X9)
+	MINL(X1, X13, X8, X9)
+	MINL(X2, X13, X8, X9)
+	MINL(X3, X13, X8, X9)
+	MINL(X4, X13, X8, X9)
+	MINL(X5, X13, X8, X9)
+	MINL(X6, X13, X8, X9)
+	MINL(X7, X13, X8, X9)
+	// qh: bit 4 of each q, moved to the sign bit and gathered
+	MOVO    X0, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, AX
+	MOVO    X1, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $4, BX
+	ORL     BX, AX
+	MOVO    X2, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $8, BX
+	ORL     BX, AX
+	MOVO    X3, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $12, BX
+	ORL     BX, AX
+	MOVO    X4, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $16, BX
+	ORL     BX, AX
+	MOVO    X5, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $20, BX
+	ORL     BX, AX
+	MOVO    X6, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $24, BX
+	ORL     BX, AX
+	MOVO    X7, X8
+	PSLLL   $27, X8
+	MOVMSKPS X8, BX
+	SHLL    $28, BX
+	ORL     BX, AX
+	MOVL    AX, qh+32(FP)
+	// qs: low nibbles
+	BCAST($0x0f, X10)
+	PAND    X10, X0
+	PAND    X10, X1
+	PAND    X10, X2
+	PAND    X10, X3
+	PAND    X10, X4
+	PAND    X10, X5
+	PAND    X10, X6
+	PAND    X10, X7
+	PSLLL   $4, X4
+	PSLLL   $4, X5
+	PSLLL   $4, X6
+	PSLLL   $4, X7
+	POR     X4, X0
+	POR     X5, X1
+	POR     X6, X2
+	POR     X7, X3
+	PACKSSLW X1, X0
+	PACKSSLW X3, X2
+	PACKUSWB X2, X0
+	MOVOU   X0, (DI)
+	RET

@@ -23,3 +23,7 @@ func f16Row(x []float32, y []uint16) int { return 0 }
 func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) { return 0, 0, false }
 
 const q4_1Available = false
+
+func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	return q5QuantGo(x, sub, id, add, maxq, qs)
+}

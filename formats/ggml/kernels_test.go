@@ -161,3 +161,30 @@ func TestQ4_1Block(t *testing.T) {
 		t.Fatal("the SSE2 path never ran")
 	}
 }
+
+func TestQ5Quant(t *testing.T) {
+	r := rand.New(rand.NewPCG(20, 21))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), 1e-40, math.MaxFloat32}
+	for iter := 0; iter < 50000; iter++ {
+		x := make([]float32, 32)
+		for i := range x {
+			if r.IntN(10) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			} else {
+				x[i] = float32(r.NormFloat64() * 20)
+			}
+		}
+		sub, id := float32(0), float32(r.NormFloat64())
+		add, maxq := float32(16.5), int32(31)
+		if r.IntN(2) == 0 {
+			sub, add, maxq = float32(r.NormFloat64()*10), 0.5, 127
+		}
+		var a, b [16]byte
+		ga := q5Quant(x, sub, id, add, maxq, a[:])
+		gb := q5QuantGo(x, sub, id, add, maxq, b[:])
+		if ga != gb || a != b {
+			t.Fatalf("%v sub %v id %v: qh %#x qs %x, Go %#x %x", x, sub, id, ga, a, gb, b)
+		}
+	}
+}

@@ -346,15 +346,7 @@ func quantQ5_0(y []byte, x []float32, qw []float32) {
 			id = 1 / d
 		}
 		put16(b, fp32ToFP16(d))
-		var qh uint32
-		qs := b[6:22]
-		for j := 0; j < 16; j++ {
-			xi0 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j]*id)+16.5)))))
-			xi1 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j+16]*id)+16.5)))))
-			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
-			qh |= uint32(xi0&0x10) >> 4 << uint(j)
-			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
-		}
+		qh := q5Quant(xb, 0, id, 16.5, 31, b[6:22])
 		binary.LittleEndian.PutUint32(b[2:], qh)
 		x, y = x[32:], y[22:]
 	}
@@ -395,15 +387,7 @@ func quantQ5_1(y []byte, x []float32, qw []float32) {
 		}
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(min))
-		var qh uint32
-		qs := b[8:24]
-		for j := 0; j < 16; j++ {
-			xi0 := uint8(cvtt(float32((xb[j]-min)*id) + 0.5))
-			xi1 := uint8(cvtt(float32((xb[j+16]-min)*id) + 0.5))
-			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
-			qh |= uint32(xi0&0x10) >> 4 << uint(j)
-			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
-		}
+		qh := q5Quant(xb, min, id, 0.5, 127, b[8:24])
 		binary.LittleEndian.PutUint32(b[4:], qh)
 		x, y = x[32:], y[24:]
 	}
