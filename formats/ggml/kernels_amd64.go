@@ -102,3 +102,17 @@ func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
 	_ = qs[15]
 	return q5QuantSSE(&x[0], sub, id, add, maxq, &qs[0])
 }
+
+//go:noescape
+func f16ToF32SSE(x *uint16, y *float32, n int)
+
+// f16ToF32Row converts the first len(y) &^ 7 halves and returns how many.
+func f16ToF32Row(x []uint16, y []float32) int {
+	n := len(y) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	f16ToF32SSE(&x[0], &y[0], n)
+	return n
+}

@@ -916,3 +916,59 @@ TEXT ·q5QuantSSE(SB), NOSPLIT, $0-36
 	PACKUSWB X2, X0
 	MOVOU   X0, (DI)
 	RET
+
+// ggml_compute_fp16_to_fp32 on 4 lanes: W holds h << 16 in, the float out.
+// Needs X8..X13 as set by f16ToF32SSE; T, U, V, M scratch.
+#define HALF(W, T, U, V, M) \
+	MOVO    W, T \
+	PADDL   W, T \
+	PAND    X8, W \
+	MOVO    T, U \
+	PSRLL   $4, U \
+	PADDL   X9, U \
+	MULPS   X10, U \
+	MOVO    T, V \
+	PSRLL   $17, V \
+	POR     X11, V \
+	SUBPS   X12, V \
+	PXOR    X8, T \
+	MOVO    X13, M \
+	PCMPGTL T, M \
+	PAND    M, V \
+	PANDN   U, M \
+	POR     V, M \
+	POR     M, W
+
+// ggml_compute_fp16_to_fp32 on 8 halves: eight floats out.
+// func f16ToF32SSE(x *uint16, y *float32, n int)  (n a multiple of 8)
+TEXT ·f16ToF32SSE(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  y+8(FP), DI
+	MOVQ  n+16(FP), CX
+	BCAST($0x80000000, X8)
+	BCAST($0x70000000, X9)    // exp_offset (0xE0 << 23)
+	BCAST($0x07800000, X10)   // 2^-112
+	BCAST($0x3f000000, X11)   // magic_mask (126 << 23)
+	BCAST($0x3f000000, X12)   // magic_bias 0.5
+	BCAST($0x88000000, X13)   // denormalized_cutoff (1 << 27) ^ 0x80000000
+	PXOR  X15, X15
+	SHRQ  $3, CX
+	JEQ   hdone
+
+hloop:
+	MOVOU (SI), X0
+	MOVO  X15, X1
+	PUNPCKLWL X0, X1          // w = h << 16, halves 0..3
+	MOVO  X15, X2
+	PUNPCKHWL X0, X2          // halves 4..7
+	HALF(X1, X3, X4, X5, X6)
+	HALF(X2, X3, X4, X5, X6)
+	MOVUPS X1, 0(DI)
+	MOVUPS X2, 16(DI)
+	ADDQ  $16, SI
+	ADDQ  $32, DI
+	DECQ  CX
+	JNZ   hloop
+
+hdone:
+	RET

@@ -27,3 +27,5 @@ const q4_1Available = false
 func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
 	return q5QuantGo(x, sub, id, add, maxq, qs)
 }
+
+func f16ToF32Row(x []uint16, y []float32) int { return 0 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"mlmf/formats"
 )
 
 // TestKernels checks the dispatched kernels (SSE2 on amd64) against their
@@ -185,6 +187,26 @@ func TestQ5Quant(t *testing.T) {
 		gb := q5QuantGo(x, sub, id, add, maxq, b[:])
 		if ga != gb || a != b {
 			t.Fatalf("%v sub %v id %v: qh %#x qs %x, Go %#x %x", x, sub, id, ga, a, gb, b)
+		}
+	}
+}
+
+// TestF16Dequant: every half, aligned and not, against the scalar port.
+func TestF16Dequant(t *testing.T) {
+	for off := 0; off < 2; off++ {
+		src := make([]byte, 2*65536+off)
+		for h := 0; h < 65536; h++ {
+			src[off+2*h] = byte(h)
+			src[off+2*h+1] = byte(h >> 8)
+		}
+		y := make([]float32, 65536)
+		if err := Dequantize(y, src[off:], formats.F16); err != nil {
+			t.Fatal(err)
+		}
+		for h := range y {
+			if got, want := math.Float32bits(y[h]), math.Float32bits(fp16ToFP32(uint16(h))); got != want {
+				t.Fatalf("offset %d: half %#04x → %#08x, want %#08x", off, h, got, want)
+			}
 		}
 	}
 }
