@@ -116,3 +116,12 @@ func f16ToF32Row(x []uint16, y []float32) int {
 	f16ToF32SSE(&x[0], &y[0], n)
 	return n
 }
+
+//go:noescape
+func mxfp4IndexSSE(x *float32, ke *[16]float32, idx *[32]int32)
+
+// mxfp4Indices is best_index_mxfp4 for a block of 32 values.
+func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
+	_ = x[31]
+	mxfp4IndexSSE(&x[0], ke, idx)
+}

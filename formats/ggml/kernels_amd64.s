@@ -972,3 +972,57 @@ hloop:
 
 hdone:
 	RET
+
+// best_index_mxfp4 for 32 values: lane-wise argmin over the 16 candidates
+// ke[i] of |ke[i] - x|, the first index winning ties (strict <), exactly
+// the C loop.
+// func mxfp4IndexSSE(x *float32, ke *[16]float32, idx *[32]int32)
+TEXT ·mxfp4IndexSSE(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  ke+8(FP), DX
+	MOVQ  idx+16(FP), DI
+	BCAST($0x7fffffff, X15)
+	MOVQ  $0, R8              // vector index 0..7
+
+mvec:
+	MOVQ   R8, AX
+	SHLQ   $4, AX
+	MOVUPS (SI)(AX*1), X0     // x
+	MOVSS  0(DX), X1
+	SHUFPS $0, X1, X1
+	SUBPS  X0, X1
+	ANDPS  X15, X1            // bestErr
+	PXOR   X2, X2             // best = 0
+	MOVQ   $1, R9
+
+mcand:
+	MOVSS  (DX)(R9*4), X3
+	SHUFPS $0, X3, X3
+	SUBPS  X0, X3
+	ANDPS  X15, X3            // err
+	MOVAPS X3, X4
+	CMPPS  X1, X4, $1         // X4 = err < bestErr
+	MOVL   R9, AX
+	MOVL   AX, X5
+	PSHUFL $0, X5, X5
+	MOVO   X4, X6
+	PAND   X5, X6             // i where better
+	MOVO   X4, X7
+	PANDN  X2, X7             // old best elsewhere
+	POR    X6, X7
+	MOVO   X7, X2
+	MOVO   X4, X6
+	ANDPS  X3, X6
+	ANDNPS X1, X4
+	ORPS   X6, X4
+	MOVAPS X4, X1
+	INCQ   R9
+	CMPQ   R9, $16
+	JLT    mcand
+	MOVQ   R8, AX
+	SHLQ   $4, AX
+	MOVOU  X2, (DI)(AX*1)
+	INCQ   R8
+	CMPQ   R8, $8
+	JLT    mvec
+	RET

@@ -29,3 +29,9 @@ func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
 }
 
 func f16ToF32Row(x []uint16, y []float32) int { return 0 }
+
+func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
+	for j, v := range x[:32] {
+		idx[j] = int32(bestIndexMXFP4(v, ke))
+	}
+}

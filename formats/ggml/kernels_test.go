@@ -210,3 +210,32 @@ func TestF16Dequant(t *testing.T) {
 		}
 	}
 }
+
+func TestMXFP4Indices(t *testing.T) {
+	r := rand.New(rand.NewPCG(22, 23))
+	for iter := 0; iter < 20000; iter++ {
+		d := e8m0ToFP32Half(uint8(r.IntN(256)))
+		var ke [16]float32
+		for i, k := range kvaluesMXFP4 {
+			ke[i] = float32(k) * d
+		}
+		x := make([]float32, 32)
+		for i := range x {
+			switch r.IntN(6) {
+			case 0:
+				x[i] = ke[r.IntN(16)] * float32(0.5+r.Float64())
+			case 1:
+				x[i] = math.Float32frombits(r.Uint32())
+			default:
+				x[i] = float32(r.NormFloat64()) * d * 8
+			}
+		}
+		var idx [32]int32
+		mxfp4Indices(x, &ke, &idx)
+		for j, v := range x {
+			if want := bestIndexMXFP4Full(v, &ke); idx[j] != int32(want) {
+				t.Fatalf("x=%v d=%v: index %d, C loop %d", v, d, idx[j], want)
+			}
+		}
+	}
+}

@@ -266,8 +266,10 @@ func quantMXFP4(y []byte, x []float32, _ []float32) {
 		for i, k := range kvaluesMXFP4 {
 			ke[i] = float32(k) * d
 		}
+		var idx [32]int32
+		mxfp4Indices(xb, &ke, &idx)
 		for j := 0; j < 16; j++ {
-			b[1+j] = bestIndexMXFP4(xb[j], &ke) | bestIndexMXFP4(xb[j+16], &ke)<<4
+			b[1+j] = uint8(idx[j]) | uint8(idx[j+16])<<4
 		}
 		x, y = x[32:], y[17:]
 	}
