@@ -81,3 +81,18 @@ func q5QuantGo(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 
 	}
 	return qh
 }
+
+// iq4Sums4Go: for each lane's scale id[j], the sums of quantize_row_iq4_nl_impl's
+// trial: q = kvalues_iq4nl[best_index_int8(id[j]*x)], out[j] = Σ (w*q)*x,
+// out[4+j] = Σ (w*q)*q.
+func iq4Sums4Go(x, w []float32, id *[4]float32, out *[8]float32) {
+	*out = [8]float32{}
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			q := kvaluesIQ4NLf[bestIndexInt8(&kvaluesIQ4NLf, id[j]*v)]
+			out[j] += float32(float32(w[i]*q) * v)
+			out[4+j] += float32(float32(w[i]*q) * q)
+		}
+	}
+}

@@ -125,3 +125,25 @@ func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
 	_ = x[31]
 	mxfp4IndexSSE(&x[0], ke, idx)
 }
+
+//go:noescape
+func iq4Sums4SSE(x, w *float32, n int, id *[4]float32, tab *[64]float32, out *[8]float32)
+
+// kvaluesIQ4NLx4 is kvalues_iq4nl as float32, each value four times.
+var kvaluesIQ4NLx4 = func() (t [64]float32) {
+	for i, v := range kvaluesIQ4NL {
+		for j := 0; j < 4; j++ {
+			t[4*i+j] = float32(v)
+		}
+	}
+	return t
+}()
+
+func iq4Sums4(x, w []float32, id *[4]float32, out *[8]float32) {
+	if len(x) == 0 {
+		*out = [8]float32{}
+		return
+	}
+	w = w[:len(x)]
+	iq4Sums4SSE(&x[0], &w[0], len(x), id, &kvaluesIQ4NLx4, out)
+}

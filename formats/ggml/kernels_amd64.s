@@ -1026,3 +1026,107 @@ mcand:
 	CMPQ   R8, $8
 	JLT    mvec
 	RET
+
+// iq4 trial sums, lane j = trial scale id[j]: per element, al = id*x and
+// q = the kvalues_iq4nl entry best_index_int8 picks for al (the nearest of
+// the two table values around al, the lower on a tie of the C's float
+// differences; the table ends outside them), then
+// out[j] += (w*q)*x, out[4+j] += (w*q)*q.
+// T is the table broadcast: 16 vectors of 4 equal floats.
+//
+// func iq4Sums4SSE(x, w *float32, n int, id *[4]float32, tab *[64]float32, out *[8]float32)
+
+// lo = T[k] where T[k] <= al (ascending k: the last such is the largest).
+#define LOSTEP(OFF) \
+	MOVUPS OFF(DX), X5 \
+	MOVAPS X5, X6 \
+	CMPPS  X1, X6, $2 \
+	ANDPS  X6, X5 \
+	ANDNPS X2, X6 \
+	ORPS   X5, X6 \
+	MOVAPS X6, X2
+
+// hi = T[k] where al < T[k] (descending k: the last such is the smallest).
+#define HISTEP(OFF) \
+	MOVUPS OFF(DX), X5 \
+	MOVAPS X1, X6 \
+	CMPPS  X5, X6, $1 \
+	ANDPS  X6, X5 \
+	ANDNPS X3, X6 \
+	ORPS   X5, X6 \
+	MOVAPS X6, X3
+
+TEXT ·iq4Sums4SSE(SB), NOSPLIT, $0-48
+	MOVQ   x+0(FP), SI
+	MOVQ   w+8(FP), DI
+	MOVQ   n+16(FP), CX
+	MOVQ   id+24(FP), AX
+	MOVUPS (AX), X0
+	MOVQ   tab+32(FP), DX
+	PXOR   X7, X7            // sumqx
+	PXOR   X8, X8            // sumq2
+	TESTQ  CX, CX
+	JEQ    idone
+
+iloop:
+	MOVSS  (SI), X9
+	SHUFPS $0, X9, X9         // x
+	MOVAPS X9, X1
+	MULPS  X0, X1             // al = id*x
+	MOVUPS 0(DX), X2          // lo = T[0]
+	MOVUPS 240(DX), X3        // hi = T[15]
+	LOSTEP(16)
+	LOSTEP(32)
+	LOSTEP(48)
+	LOSTEP(64)
+	LOSTEP(80)
+	LOSTEP(96)
+	LOSTEP(112)
+	LOSTEP(128)
+	LOSTEP(144)
+	LOSTEP(160)
+	LOSTEP(176)
+	LOSTEP(192)
+	LOSTEP(208)
+	LOSTEP(224)
+	HISTEP(224)
+	HISTEP(208)
+	HISTEP(192)
+	HISTEP(176)
+	HISTEP(160)
+	HISTEP(144)
+	HISTEP(128)
+	HISTEP(112)
+	HISTEP(96)
+	HISTEP(80)
+	HISTEP(64)
+	HISTEP(48)
+	HISTEP(32)
+	HISTEP(16)
+	MOVAPS X1, X4
+	SUBPS  X2, X4             // al - lo
+	MOVAPS X3, X5
+	SUBPS  X1, X5             // hi - al
+	CMPPS  X5, X4, $1         // (al - lo) < (hi - al)
+	MOVAPS X2, X6
+	ANDPS  X4, X6
+	ANDNPS X3, X4
+	ORPS   X6, X4             // q
+	MOVSS  (DI), X10
+	SHUFPS $0, X10, X10
+	MULPS  X4, X10            // w*q
+	MOVAPS X10, X11
+	MULPS  X9, X11            // (w*q)*x
+	ADDPS  X11, X7
+	MULPS  X4, X10            // (w*q)*q
+	ADDPS  X10, X8
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	DECQ   CX
+	JNZ    iloop
+
+idone:
+	MOVQ   out+40(FP), AX
+	MOVUPS X7, 0(AX)
+	MOVUPS X8, 16(AX)
+	RET

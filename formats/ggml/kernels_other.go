@@ -35,3 +35,5 @@ func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
 		idx[j] = int32(bestIndexMXFP4(v, ke))
 	}
 }
+
+func iq4Sums4(x, w []float32, id *[4]float32, out *[8]float32) { iq4Sums4Go(x, w, id, out) }

@@ -239,3 +239,34 @@ func TestMXFP4Indices(t *testing.T) {
 		}
 	}
 }
+
+func TestIQ4Sums4(t *testing.T) {
+	r := rand.New(rand.NewPCG(24, 25))
+	for iter := 0; iter < 20000; iter++ {
+		n := r.IntN(33)
+		x, w := make([]float32, n), make([]float32, n)
+		for i := range x {
+			switch r.IntN(8) {
+			case 0:
+				x[i] = float32(kvaluesIQ4NL[r.IntN(16)]) * float32(0.5+r.Float64())
+			case 1:
+				x[i] = math.Float32frombits(r.Uint32())
+			default:
+				x[i] = float32(r.NormFloat64() * 3)
+			}
+			w[i] = float32(r.ExpFloat64())
+		}
+		var id [4]float32
+		for j := range id {
+			id[j] = float32(r.NormFloat64() * 50)
+		}
+		var a, b [8]float32
+		iq4Sums4(x, w, &id, &a)
+		iq4Sums4Go(x, w, &id, &b)
+		for k := range a {
+			if math.Float32bits(a[k]) != math.Float32bits(b[k]) && !(a[k] != a[k] && b[k] != b[k]) {
+				t.Fatalf("lane %d: %v, Go %v (x=%v id=%v)", k, a[k], b[k], x, id)
+			}
+		}
+	}
+}
