@@ -185,14 +185,14 @@ func makeQ3Quants(n, nmax int, x []float32, L []int8, doRMSE bool) float32 {
 
 // makeQKX2Quants is make_qkx2_quants; it returns the scale and the_min.
 // n is at most 32.
-func makeQKX2Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
+func makeQKX2Quants(n, nmax int, x, weights []float32, L []uint8,
 	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
-	return makeQKXQuants(n, nmax, x, weights[:n], L, Laux, rmin, rdelta, nstep, useMAD, false)
+	return makeQKXQuants(n, nmax, x, weights[:n], L, rmin, rdelta, nstep, useMAD, false)
 }
 
 // makeQKX3Quants is make_qkx3_quants (weights nil means x*x); it returns
 // the scale and the_min. n is at most 32.
-func makeQKX3Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
+func makeQKX3Quants(n, nmax int, x, weights []float32, L []uint8,
 	rmin, rdelta float32, nstep int, useMAD bool) (float32, float32) {
 	if weights == nil {
 		var wbuf [32]float32
@@ -201,18 +201,17 @@ func makeQKX3Quants(n, nmax int, x, weights []float32, L, Laux []uint8,
 		}
 		weights = wbuf[:n]
 	}
-	return makeQKXQuants(n, nmax, x, weights[:n], L, Laux, rmin, rdelta, nstep, useMAD, true)
+	return makeQKXQuants(n, nmax, x, weights[:n], L, rmin, rdelta, nstep, useMAD, true)
 }
 
 // makeQKXQuants is the body make_qkx2_quants and make_qkx3_quants share;
 // they differ only in how they treat a flat group (max == min, or
 // max <= min which also catches NaN).
-func makeQKXQuants(n, nmax int, x, w []float32, L, Laux []uint8,
+func makeQKXQuants(n, nmax int, x, w []float32, L []uint8,
 	rmin, rdelta float32, nstep int, useMAD, qkx3 bool) (float32, float32) {
 	x = x[:n]
 	w = w[:n]
 	L = L[:n]
-	Laux = Laux[:n]
 	min, max := x[0], x[0]
 	sumW := w[0]
 	sumX := sumW * x[0]

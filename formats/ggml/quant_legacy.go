@@ -318,12 +318,12 @@ func minI32(a, b int32) int32 {
 
 func quantQ4_1Impl(y []byte, x []float32, qw []float32) {
 	var weight [32]float32
-	var L, Laux [32]uint8
+	var L [32]uint8
 	sigma2 := rowSigma2(x)
 	for ib := 0; ib < len(x)/32; ib++ {
 		xb, b := x[32*ib:32*ib+32], y[20*ib:20*ib+20]
 		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
-		d, mn := makeQKX3Quants(32, 15, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		d, mn := makeQKX3Quants(32, 15, xb, weight[:], L[:], -0.9, 0.05, 36, false)
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(-mn))
 		for j := 0; j < 16; j++ {
@@ -395,12 +395,12 @@ func quantQ5_1(y []byte, x []float32, qw []float32) {
 
 func quantQ5_1Impl(y []byte, x []float32, qw []float32) {
 	var weight [32]float32
-	var L, Laux [32]uint8
+	var L [32]uint8
 	sigma2 := rowSigma2(x)
 	for ib := 0; ib < len(x)/32; ib++ {
 		xb, b := x[32*ib:32*ib+32], y[24*ib:24*ib+24]
 		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
-		d, mn := makeQKX3Quants(32, 31, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		d, mn := makeQKX3Quants(32, 31, xb, weight[:], L[:], -0.9, 0.05, 36, false)
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(-mn))
 		var qh uint32
