@@ -579,8 +579,6 @@ fdone:
 TEXT ·q4_1BlockSSE(SB), NOSPLIT, $0-25
 	MOVQ    x+0(FP), SI
 	BCAST($0x7fffffff, X15)
-	BCAST($0x7f800000, X14)
-	// NaN check on the magnitudes
 	MOVUPS  0(SI), X0
 	MOVUPS  16(SI), X1
 	MOVUPS  32(SI), X2
@@ -589,33 +587,6 @@ TEXT ·q4_1BlockSSE(SB), NOSPLIT, $0-25
 	MOVUPS  80(SI), X5
 	MOVUPS  96(SI), X6
 	MOVUPS  112(SI), X7
-	MOVO    X0, X8
-	PAND    X15, X8
-	MOVO    X1, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X2, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X3, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X4, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X5, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X6, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	MOVO    X7, X9
-	PAND    X15, X9
-	MAXU(X9, X8, X10, X11)
-	PCMPGTL X14, X8
-	MOVMSKPS X8, AX
-	TESTL   AX, AX
-	JNE     q41no
 	FKEY(X0, X8)
 	FKEY(X1, X8)
 	FKEY(X2, X8)
@@ -648,12 +619,18 @@ TEXT ·q4_1BlockSSE(SB), NOSPLIT, $0-25
 	SMAX(X10, X13, X8, X9)
 	PSHUFL  $0xb1, X13, X10
 	SMAX(X10, X13, X8, X9)
-	// zeros (keys 0 and -1): leave them to the scalar loop
+	// NaNs have keys past those of the infinities: a positive NaN above
+	// key(+Inf) = 0x7f800000, a negative one below key(-Inf) = 0x807fffff;
+	// zeros (keys 0 and -1) are left to the scalar loop too
 	MOVL    X12, AX
+	CMPL    AX, $0x807fffff
+	JLT     q41no
 	LEAL    1(AX), BX
 	CMPL    BX, $1
 	JLS     q41no
 	MOVL    X13, AX
+	CMPL    AX, $0x7f800000
+	JGT     q41no
 	LEAL    1(AX), BX
 	CMPL    BX, $1
 	JLS     q41no
