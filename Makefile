@@ -27,7 +27,7 @@ test-go: ## Go unit, golden and fuzz-seed tests with the race detector
 	$(GO) test -race -count=1 ./...
 
 test-interop: build venv ## pytest interop checks against the reference Python libraries
-	MLMF_BIN=$(CURDIR)/$(BIN) $(PY) -m pytest tests/interop -q -p no:cacheprovider
+	MLMF_BIN=$(CURDIR)/$(BIN) LLAMA_CPP_SRC=$(VENV)/llama.cpp $(PY) -m pytest tests/interop -q -p no:cacheprovider -rs
 
 venv: ## create or update the oracle virtualenv ($(VENV)) from tests/interop/requirements.txt
 	@VENV=$(VENV) bash scripts/venv.sh

@@ -1,6 +1,6 @@
 // Command mlmf is a terminal workbench for machine-learning checkpoints.
 //
-//	mlmf [PATH]                 open PATH (the embedded demo without one)
+//	mlmf [PATH]                 open PATH in the TUI (the embedded demo without one)
 //	mlmf inspect [PATH] [--json] [--hash]
 //	mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]
 package main
@@ -32,10 +32,14 @@ var commands []command
 
 func init() {
 	commands = []command{
+		{"tui", "open the workbench on a checkpoint (what `mlmf [PATH]` does)", runTUI},
 		{"inspect", "show format, metadata, totals and the tensor table of a checkpoint", runInspect},
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
+		{"map", "detect the architecture and map tensor names to llama.cpp's (report, suggestions)", runMap},
+		{"preview", "per-tensor and total error and size of a dtype, quant type or preset, before converting", runPreview},
 		{"quantize", "quantize a GGUF model as llama-quantize does (presets, imatrix, overrides)", runQuantize},
 		{"meta", "read and edit GGUF metadata: meta FILE [get KEY | set KEY=TYPE:VALUE … | del KEY …]", runMeta},
+		{"gpu", "show GPU memory, utilisation, temperature and power (gpu status [--watch])", runGPU},
 		{"version", "print mlmf's version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "mlmf", version)
 			return nil
@@ -57,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	name := "inspect" // until the TUI lands, `mlmf [PATH]` inspects
+	name := "tui" // `mlmf [PATH]` opens the workbench
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		for _, c := range commands {
 			if c.name == args[0] {

@@ -106,7 +106,7 @@ func TestFastMatchesGeneric(t *testing.T) {
 func sample32(n int) []uint32 {
 	r := rand.New(rand.NewPCG(1, 2))
 	var out []uint32
-	for u := uint64(0); u < 1<<32; u += 4093 {
+	for u := uint64(0); u < 1<<32; u += 4093 * sampleScale {
 		out = append(out, uint32(u))
 	}
 	for _, base := range []uint32{0, 0x33000000, 0x33800000, 0x387FC000, 0x38800000, 0x477FE000, 0x477FF000,
@@ -554,10 +554,21 @@ func TestSIMDMatchesScalar(t *testing.T) {
 		binary.LittleEndian.PutUint32(f32[4*i:], x)
 	}
 	bf := patterns(formats.BF16)
+	u64 := sample64(1 << 10)
+	f64 := make([]byte, 8*len(u64))
+	for i, x := range u64 {
+		binary.LittleEndian.PutUint64(f64[8*i:], x)
+	}
+	// runs of normal values so the vector loop runs long stretches too
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 4096 {
+		f64 = binary.LittleEndian.AppendUint64(f64, math.Float64bits(r.NormFloat64()))
+	}
 	for _, c := range []struct {
 		st, dt formats.DType
 		src    []byte
-	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}} {
+	}{{formats.F32, formats.BF16, f32}, {formats.BF16, formats.F32, bf}, {formats.F64, formats.BF16, f64},
+		{formats.F32, formats.F16, f32}, {formats.BF16, formats.F16, bf}} {
 		ss, ds := c.st.TypeSize(), c.dt.TypeSize()
 		n := len(c.src) / ss
 		want := make([]byte, n*ds)

@@ -26,21 +26,36 @@ func fastPath(dst []byte, dt formats.DType, src []byte, st formats.DType, opt Op
 		t := lutF32To8(dt, opt.Saturate)
 		odd := !opt.ViaF32
 		run(dst, src, func(d []uint8, s []uint64) { f64To8(d, s, t, odd) })
-	case st == formats.F64 && dt == formats.BF16:
-		odd := !opt.ViaF32
+	case st == formats.F64 && dt == formats.BF16 && opt.ViaF32:
 		sat := opt.Saturate
-		run(dst, src, func(d []uint16, s []uint64) { f64ToBF16(d, s, odd, sat) })
+		run(dst, src, func(d []uint16, s []uint64) { f64ToBF16ViaF32(d, s, sat) })
+	case st == formats.F64 && dt == formats.BF16:
+		sat := opt.Saturate
+		if sat {
+			run(dst, src, func(d []uint16, s []uint64) { f64ToBF16Direct(d, s, true) })
+		} else {
+			run(dst, src, f64ToBF16Fast)
+		}
 	case st == formats.F64 && dt == formats.F16:
 		sat := opt.Saturate
-		run(dst, src, func(d []uint16, s []uint64) { f64ToF16(d, s, sat) })
+		run(dst, src, func(d []uint16, s []uint64) { f64ToF16Direct(d, s, sat) })
 	case st == formats.BF16 && dt == formats.F32 && !opt.Saturate:
 		run(dst, src, bf16ToF32Fast)
 	case st == formats.F32 && dt == formats.F16:
 		if opt.Saturate {
 			run(dst, src, f32ToF16Sat)
 		} else {
-			run(dst, src, f32ToF16)
+			run(dst, src, func(d []uint16, s []uint32) {
+				i := f32ToF16Vec(d, s)
+				f32ToF16(d[i:], s[i:])
+			})
 		}
+	case st == formats.BF16 && dt == formats.F16 && !opt.Saturate && hasF16C && useSIMD:
+		t := lut16(st, dt, false)
+		run(dst, src, func(d []uint16, s []uint16) {
+			i := bf16ToF16Vec(d, s)
+			lookup(d[i:], s[i:], t.w16)
+		})
 	case st == formats.F32 && dt == formats.F64 && !opt.Saturate:
 		run(dst, src, f32ToF64)
 	case st == formats.F64 && dt == formats.F32 && !opt.Saturate:
@@ -333,15 +348,11 @@ func f64ToOddF32(u uint64) uint32 {
 	return b
 }
 
-func f64ToBF16(d []uint16, s []uint64, odd, sat bool) {
+// f64ToBF16ViaF32 is ml_dtypes' double rounding: F64 to F32, then to BF16.
+func f64ToBF16ViaF32(d []uint16, s []uint64, sat bool) {
 	d = d[:len(s)]
 	for i, u := range s {
-		var b uint32
-		if odd && u&^(1<<63) < 0x7FF0000000000000 {
-			b = f64ToOddF32(u)
-		} else {
-			b = math.Float32bits(float32(math.Float64frombits(u)))
-		}
+		b := math.Float32bits(float32(math.Float64frombits(u)))
 		r := (b + 0x7FFF + (b>>16)&1) >> 16
 		if b&0x7FFFFFFF > 0x7F800000 {
 			r = (b>>16)&0x8000 | 0x7FC0
@@ -352,19 +363,70 @@ func f64ToBF16(d []uint16, s []uint64, odd, sat bool) {
 	}
 }
 
-func f64ToF16(d []uint16, s []uint64, sat bool) {
+// f64ToBF16Direct and f64ToF16Direct round doubles to BF16 or F16 once,
+// straight from their bits: for a result in the target's normal range,
+// rounding the double's exponent and top mantissa bits as one integer at the
+// target's last mantissa bit is round-to-nearest-even, and a carry out of the
+// mantissa lands in the exponent (up to Inf) as it should. Subnormal
+// results, NaN and Inf take the generic encoder (f64ToHalfSlow).
+func f64ToBF16Direct(d []uint16, s []uint64, sat bool) {
 	d = d[:len(s)]
-	for i, u := range s {
-		if u&^(1<<63) > 0x7FF0000000000000 {
-			d[i] = uint16(fmtF16.encodeNaN(u, nanPayload))
+	for i, b := range s {
+		a := b &^ (1 << 63)
+		// double exponents 897..1150 give normal bfloat16 exponents 1..254
+		if a>>52-897 > 1150-897 {
+			d[i] = f64ToHalfSlow(b, &fmtBF16, formats.BF16, sat)
 			continue
 		}
-		h := f32ToF16One(f64ToOddF32(u))
-		if sat && h&0x7FFF == 0x7C00 {
-			h = h&0x8000 | 0x7BFF
+		h := uint16((a+(1<<44-1)+(a>>45)&1)>>45 - 896<<7)
+		if sat && h == 0x7F80 {
+			h = 0x7F7F
 		}
-		d[i] = h
+		d[i] = uint16(b>>48)&0x8000 | h
 	}
+}
+
+func f64ToF16Direct(d []uint16, s []uint64, sat bool) {
+	d = d[:len(s)]
+	for i, b := range s {
+		a := b &^ (1 << 63)
+		// double exponents 1009..1038 give normal half exponents 1..30
+		if a>>52-1009 > 1038-1009 {
+			d[i] = f64ToHalfSlow(b, &fmtF16, formats.F16, sat)
+			continue
+		}
+		h := uint16((a+(1<<41-1)+(a>>42)&1)>>42 - 1008<<10)
+		if sat && h == 0x7C00 {
+			h = 0x7BFF
+		}
+		d[i] = uint16(b>>48)&0x8000 | h
+	}
+}
+
+// f64ToBF16Fast alternates SIMD runs with eight scalar elements wherever a
+// group of eight holds a value for the slow path.
+func f64ToBF16Fast(d []uint16, s []uint64) {
+	for len(s) >= 8 {
+		k := f64ToBF16Vec(d, s)
+		d, s = d[k:], s[k:]
+		if len(s) < 8 {
+			break
+		}
+		if k == 0 && !useSIMD {
+			break
+		}
+		f64ToBF16Direct(d[:8], s[:8], false)
+		d, s = d[8:], s[8:]
+	}
+	f64ToBF16Direct(d, s, false)
+}
+
+//go:noinline
+func f64ToHalfSlow(b uint64, f *mini, dt formats.DType, sat bool) uint16 {
+	if b&^(1<<63) > 0x7FF0000000000000 {
+		return uint16(f.encodeNaN(b, nanModeFor(formats.F64, dt)))
+	}
+	return uint16(f.encode(b, sat))
 }
 
 // lutF32To8 maps a float32 to an 8-bit float by its top 16 bits and one

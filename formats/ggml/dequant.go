@@ -3,6 +3,7 @@ package ggml
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"mlmf/formats"
 )
@@ -15,7 +16,11 @@ func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
 func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 func dequantF16(y []float32, src []byte) {
-	for i := range y {
+	done := 0
+	if littleEndian && len(src) >= 2 && uintptr(unsafe.Pointer(&src[0]))%2 == 0 {
+		done = f16ToF32Row(unsafe.Slice((*uint16)(unsafe.Pointer(&src[0])), len(src)/2), y)
+	}
+	for i := done; i < len(y); i++ {
 		y[i] = fp16ToFP32(le16(src[2*i:]))
 	}
 }

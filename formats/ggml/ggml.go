@@ -1,11 +1,31 @@
 // Package ggml holds ggml's tensor block codecs: dequantization of every
 // tensor type llama.cpp stores in GGUF files and quantization to the types
 // llama-quantize writes, bit for bit as llama.cpp's reference C code
-// (ggml/src/ggml-quants.c) does them.
+// (ggml/src/ggml-quants.c, compiled for x86-64 without FMA) does them.
 //
 // The functions are pure and work on caller-owned buffers: no allocation per
 // block or row, no global state. Buffers are little-endian, as in GGUF files.
+//
+// How exactness is kept:
+//   - every float32 operation of the C is done in the same order and
+//     precision; products feeding a sum are rounded explicitly
+//     (float32(a*b)) so Go cannot fuse them into an FMA on arm64 and others;
+//   - C's conversions are spelled out where Go leaves them
+//     implementation-defined (cvtt: (int)f on x86, NaN and overflow included);
+//   - shortcuts replace the C only where they provably give the same bits:
+//     branch-free block maxima on the float bits, trial scales of the
+//     make_qx/make_qkx searches evaluated four at a time (one per SIMD lane,
+//     each lane the C's scalar sequence, kernels_amd64.s) and judged in the
+//     C's order, a shorter MXFP4 candidate scan, an SSE2 Q4_0 block.
+//
+// Proof: testdata/golden (vectors from llama.cpp's libggml, checked by
+// `go test`) and tests/interop/test_ggml.py (random blocks and rows against
+// libggml from the pinned llama-cpp-python, with and without an importance
+// matrix, including NaN/Inf inputs, and against gguf-py).
 package ggml
+
+// The IQ grids come from gguf-py (the venv of tests/interop on PATH):
+//go:generate sh -c "python3 internal/gentables/gentables.py > tables_gen.go"
 
 import (
 	"fmt"

@@ -102,20 +102,25 @@ func iq4Impl(superBlock int, x []float32, dh []byte, q4 []byte, scalesH []byte, 
 			d = sumqx / sumq2
 		}
 		best := d * sumqx
-		for itry := -ntry; itry <= ntry; itry++ {
-			id = float32(itry+int(kvaluesIQ4NL[0])) / max
-			sumqx, sumq2 = 0, 0
-			for j, v := range xb {
-				al := id * v
-				l := bestIndexInt8(values, al)
-				q := values[l]
-				w := weight[j]
-				sumqx += float32(float32(w*q) * v)
-				sumq2 += float32(float32(w*q) * q)
+		// The trial scales are independent; only the acceptance reads best.
+		// Four at a time (kernels.go), judged in the C's order.
+		for itry := -ntry; itry <= ntry; itry += 4 {
+			var ids [4]float32
+			var sums [8]float32
+			k := ntry - itry + 1
+			if k > 4 {
+				k = 4
 			}
-			if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
-				d = sumqx / sumq2
-				best = d * sumqx
+			for j := 0; j < k; j++ {
+				ids[j] = float32(itry+j+int(kvaluesIQ4NL[0])) / max
+			}
+			iq4Sums4(xb, weight[:], &ids, &sums)
+			for j := 0; j < k; j++ {
+				sumqx, sumq2 := sums[j], sums[4+j]
+				if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
+					d = sumqx / sumq2
+					best = d * sumqx
+				}
 			}
 		}
 		scales[ib] = d
@@ -266,8 +271,10 @@ func quantMXFP4(y []byte, x []float32, _ []float32) {
 		for i, k := range kvaluesMXFP4 {
 			ke[i] = float32(k) * d
 		}
+		var idx [32]int32
+		mxfp4Indices(xb, &ke, &idx)
 		for j := 0; j < 16; j++ {
-			b[1+j] = bestIndexMXFP4(xb[j], &ke) | bestIndexMXFP4(xb[j+16], &ke)<<4
+			b[1+j] = uint8(idx[j]) | uint8(idx[j+16])<<4
 		}
 		x, y = x[32:], y[17:]
 	}

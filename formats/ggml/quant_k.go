@@ -17,7 +17,7 @@ func packQ2Bits(qs []byte, L []uint8) {
 // block_q2_K: scales[16], qs[64], d, dmin.
 func quantQ2K(y []byte, x []float32, qw []float32) {
 	var L [qkK]uint8
-	var Laux, Ls, Lm [16]uint8
+	var Ls, Lm [16]uint8
 	var weights, mins, scales, sw [16]float32
 	const q4scale = 15
 	for ib := 0; ib < len(x)/qkK; ib++ {
@@ -30,7 +30,7 @@ func quantQ2K(y []byte, x []float32, qw []float32) {
 				for l := 0; l < 16; l++ {
 					weights[l] = abs32(xb[16*j+l])
 				}
-				scales[j], mins[j] = makeQKX2Quants(16, 3, xb[16*j:], weights[:], L[16*j:], Laux[:], -0.5, 0.1, 15, true)
+				scales[j], mins[j] = makeQKX2Quants(16, 3, xb[16*j:], weights[:], L[16*j:], -0.5, 0.1, 15, true)
 				if scales[j] > maxScale {
 					maxScale = scales[j]
 				}
@@ -75,7 +75,7 @@ func quantQ2K(y []byte, x []float32, qw []float32) {
 				for l := 0; l < 16; l++ {
 					sw[j] += weights[l]
 				}
-				scales[j], mins[j] = makeQKX3Quants(16, 3, xb[16*j:], weights[:], L[16*j:], Laux[:], -0.9, 0.05, 36, false)
+				scales[j], mins[j] = makeQKX3Quants(16, 3, xb[16*j:], weights[:], L[16*j:], -0.9, 0.05, 36, false)
 			}
 			dm = makeQPQuants(16, 15, scales[:], Ls[:], sw[:])
 			mm = makeQPQuants(16, 15, mins[:], Lm[:], sw[:])
@@ -224,7 +224,6 @@ func packK4Scales(sc []byte, ls, lm []uint8) {
 // kScalesMins computes the 6-bit scales/mins of a Q4_K/Q5_K super-block
 // (32-element groups) and the requantized levels in L. nmax is 15 or 31.
 func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) {
-	var Laux [32]uint8
 	var Ls, Lm [8]uint8
 	var weights [32]float32
 	var mins, scales, sw [8]float32
@@ -245,7 +244,7 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 			for l, v := range xs {
 				weights[l] = avX + abs32(v)
 			}
-			scales[j], mins[j] = makeQKX2Quants(32, nmax, xs, weights[:], L[32*j:], Laux[:], rmin, 0.1, nstep, false)
+			scales[j], mins[j] = makeQKX2Quants(32, nmax, xs, weights[:], L[32*j:], rmin, 0.1, nstep, false)
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -284,7 +283,7 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 				sumw += w
 			}
 			sw[j] = sumw
-			scales[j], mins[j] = makeQKX3Quants(32, nmax, xs, weights[:], L[32*j:], Laux[:], -0.9, 0.05, 36, false)
+			scales[j], mins[j] = makeQKX3Quants(32, nmax, xs, weights[:], L[32*j:], -0.9, 0.05, 36, false)
 		}
 		dBlock := makeQPQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQPQuants(8, 63, mins[:], Lm[:], sw[:])

@@ -33,8 +33,9 @@ func quantF32(y []byte, x []float32, _ []float32) {
 func quantF16(y []byte, x []float32, _ []float32) {
 	if out, ok := native16(y); ok {
 		out = out[:len(x)]
-		for i, v := range x {
-			out[i] = fp32ToFP16(v)
+		done := f16Row(x, out)
+		for i, v := range x[done:] {
+			out[done+i] = fp32ToFP16(v)
 		}
 		return
 	}
@@ -46,7 +47,9 @@ func quantF16(y []byte, x []float32, _ []float32) {
 func quantBF16(y []byte, x []float32, _ []float32) {
 	if out, ok := native16(y); ok {
 		out = out[:len(x)]
-		for i, u := range f32bits(x) {
+		done := bf16Row(x, out)
+		out = out[done:]
+		for i, u := range f32bits(x[done:]) {
 			r := uint16((u + (0x7fff + ((u >> 16) & 1))) >> 16)
 			if u&0x7fffffff > 0x7f800000 {
 				r = uint16(u>>16) | 64
@@ -227,21 +230,32 @@ func quantQ4_0(y []byte, x []float32, qw []float32) {
 	}
 	for len(x) >= 32 && len(y) >= 18 {
 		xb, b := x[:32], y[:18]
-		max, _ := amaxSigned(xb)
-		d := max / -8
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		d, ok := q4_0Block(xb, b[2:18])
+		if !ok {
+			d = q4_0BlockGo(xb, b[2:18])
 		}
 		put16(b, fp32ToFP16(d))
-		qs := b[2:18]
-		for j := 0; j < 16; j++ {
-			xi0 := min(15, int32(int8(cvtt(float32(xb[j]*id)+8.5))))
-			xi1 := min(15, int32(int8(cvtt(float32(xb[j+16]*id)+8.5))))
-			qs[j] = uint8(xi0) | uint8(xi1)<<4
-		}
 		x, y = x[32:], y[18:]
 	}
+}
+
+// q4_0BlockGo is one block of quantize_row_q4_0_ref: it fills qs[:16] and
+// returns d (q4_0Block is the same with SSE2, for blocks without NaNs).
+func q4_0BlockGo(xb []float32, qs []byte) float32 {
+	xb = xb[:32]
+	qs = qs[:16]
+	max, _ := amaxSigned(xb)
+	d := max / -8
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	for j := 0; j < 16; j++ {
+		xi0 := min(15, int32(int8(cvtt(float32(xb[j]*id)+8.5))))
+		xi1 := min(15, int32(int8(cvtt(float32(xb[j+16]*id)+8.5))))
+		qs[j] = uint8(xi0) | uint8(xi1)<<4
+	}
+	return d
 }
 
 func quantQ4_0Impl(y []byte, x []float32, qw []float32) {
@@ -266,22 +280,33 @@ func quantQ4_1(y []byte, x []float32, qw []float32) {
 	}
 	for len(x) >= 32 && len(y) >= 20 {
 		xb, b := x[:32], y[:20]
-		min, max := minMax(xb)
-		d := (max - min) / ((1 << 4) - 1)
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		d, min, ok := q4_1Block(xb, b[4:20])
+		if !ok {
+			d, min = q4_1BlockGo(xb, b[4:20])
 		}
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(min))
-		qs := b[4:20]
-		for j := 0; j < 16; j++ {
-			xi0 := minI32(15, int32(int8(cvtt(float32((xb[j]-min)*id)+0.5))))
-			xi1 := minI32(15, int32(int8(cvtt(float32((xb[j+16]-min)*id)+0.5))))
-			qs[j] = uint8(xi0) | uint8(xi1)<<4
-		}
 		x, y = x[32:], y[20:]
 	}
+}
+
+// q4_1BlockGo is one block of quantize_row_q4_1_ref: it fills qs[:16] and
+// returns d and min.
+func q4_1BlockGo(xb []float32, qs []byte) (d, min float32) {
+	xb = xb[:32]
+	qs = qs[:16]
+	min, max := minMax(xb)
+	d = (max - min) / ((1 << 4) - 1)
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	for j := 0; j < 16; j++ {
+		xi0 := minI32(15, int32(int8(cvtt(float32((xb[j]-min)*id)+0.5))))
+		xi1 := minI32(15, int32(int8(cvtt(float32((xb[j+16]-min)*id)+0.5))))
+		qs[j] = uint8(xi0) | uint8(xi1)<<4
+	}
+	return d, min
 }
 
 func minI32(a, b int32) int32 {
@@ -293,12 +318,12 @@ func minI32(a, b int32) int32 {
 
 func quantQ4_1Impl(y []byte, x []float32, qw []float32) {
 	var weight [32]float32
-	var L, Laux [32]uint8
+	var L [32]uint8
 	sigma2 := rowSigma2(x)
 	for ib := 0; ib < len(x)/32; ib++ {
 		xb, b := x[32*ib:32*ib+32], y[20*ib:20*ib+20]
 		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
-		d, mn := makeQKX3Quants(32, 15, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		d, mn := makeQKX3Quants(32, 15, xb, weight[:], L[:], -0.9, 0.05, 36, false)
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(-mn))
 		for j := 0; j < 16; j++ {
@@ -321,15 +346,7 @@ func quantQ5_0(y []byte, x []float32, qw []float32) {
 			id = 1 / d
 		}
 		put16(b, fp32ToFP16(d))
-		var qh uint32
-		qs := b[6:22]
-		for j := 0; j < 16; j++ {
-			xi0 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j]*id)+16.5)))))
-			xi1 := uint8(minI32(31, int32(int8(cvtt(float32(xb[j+16]*id)+16.5)))))
-			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
-			qh |= uint32(xi0&0x10) >> 4 << uint(j)
-			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
-		}
+		qh := q5Quant(xb, 0, id, 16.5, 31, b[6:22])
 		binary.LittleEndian.PutUint32(b[2:], qh)
 		x, y = x[32:], y[22:]
 	}
@@ -370,15 +387,7 @@ func quantQ5_1(y []byte, x []float32, qw []float32) {
 		}
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(min))
-		var qh uint32
-		qs := b[8:24]
-		for j := 0; j < 16; j++ {
-			xi0 := uint8(cvtt(float32((xb[j]-min)*id) + 0.5))
-			xi1 := uint8(cvtt(float32((xb[j+16]-min)*id) + 0.5))
-			qs[j] = xi0&0x0f | (xi1&0x0f)<<4
-			qh |= uint32(xi0&0x10) >> 4 << uint(j)
-			qh |= uint32(xi1&0x10) >> 4 << uint(j+16)
-		}
+		qh := q5Quant(xb, min, id, 0.5, 127, b[8:24])
 		binary.LittleEndian.PutUint32(b[4:], qh)
 		x, y = x[32:], y[24:]
 	}
@@ -386,12 +395,12 @@ func quantQ5_1(y []byte, x []float32, qw []float32) {
 
 func quantQ5_1Impl(y []byte, x []float32, qw []float32) {
 	var weight [32]float32
-	var L, Laux [32]uint8
+	var L [32]uint8
 	sigma2 := rowSigma2(x)
 	for ib := 0; ib < len(x)/32; ib++ {
 		xb, b := x[32*ib:32*ib+32], y[24*ib:24*ib+24]
 		importance(weight[:], xb, qw[32*ib:32*ib+32], sigma2)
-		d, mn := makeQKX3Quants(32, 31, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36, false)
+		d, mn := makeQKX3Quants(32, 31, xb, weight[:], L[:], -0.9, 0.05, 36, false)
 		put16(b, fp32ToFP16(d))
 		put16(b[2:], fp32ToFP16(-mn))
 		var qh uint32

@@ -6,8 +6,11 @@ expected converted elements) listed in manifest.json; formats/cast's
 TestMLDtypesVectors converts every source with mlmf and compares bit for bit.
 
     gen_cast_vectors.py OUT_DIR [--seed N] [--count N] [--full]
+    gen_cast_vectors.py OUT.json --f32-digests
 
---full adds every bit pattern of the 16-bit source types. The committed set
+--full adds every bit pattern of the 16-bit source types. --f32-digests
+writes CRC-32s of the F32 -> F16/BF16/F8 results over all 2^32 inputs
+instead (slow; TestExhaustiveF32). The committed set
 in formats/cast/testdata/mldtypes is `--seed 1 --count 160`.
 
 Expected values are numpy's / ml_dtypes' astype, with two documented
@@ -233,13 +236,39 @@ def pairs():
                 yield s, d, False, False
 
 
+EXHAUSTIVE_F32 = ["F16", "BF16", "F8_E4M3", "F8_E5M2"]
+
+
+def f32_digests(path):
+    """CRC-32 of numpy/ml_dtypes' result for every float32 bit pattern, in
+    order, for each target in EXHAUSTIVE_F32 (TestExhaustiveF32 compares)."""
+    import zlib
+    out = {}
+    step = 1 << 24
+    for dt in EXHAUSTIVE_F32:
+        crc = 0
+        for lo in range(0, 1 << 32, step):
+            src = np.arange(lo, lo + step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+            crc = zlib.crc32(src.astype(TYPES[dt]).tobytes(), crc)
+        out["F32->" + dt] = crc
+        print(f"F32->{dt} crc32 {crc:08x}", file=sys.stderr)
+    with open(path, "w") as f:
+        json.dump({"numpy": np.__version__, "ml_dtypes": md.__version__, "crc32": out}, f, indent=1)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
+    ap.add_argument("--f32-digests", action="store_true",
+                    help="write OUT as a JSON file of CRC-32s over every float32 input instead")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--count", type=int, default=2048, help="approximate random values per pair")
     ap.add_argument("--full", action="store_true", help="every pattern of 16-bit sources")
     args = ap.parse_args()
+    if args.f32_digests:
+        f32_digests(args.out)
+        return
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     rng = np.random.default_rng(seed)
     os.makedirs(args.out, exist_ok=True)

@@ -57,3 +57,18 @@ def test_go_test_catches_a_wrong_vector(go, tmp_path):
     res = run_go(go, tmp_path)
     assert res.returncode != 0
     assert "F32-BF16" in res.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("MLMF_CAST_EXHAUSTIVE"),
+                    reason="set MLMF_CAST_EXHAUSTIVE=1: minutes of CPU")
+def test_every_f32_input(go, tmp_path):
+    """F32 -> F16/BF16/F8_E4M3/F8_E5M2 over all 2^32 inputs, by CRC-32."""
+    digests = tmp_path / "f32.json"
+    subprocess.run([sys.executable, str(GEN), str(digests), "--f32-digests"], check=True, cwd=ROOT)
+    env = dict(os.environ, MLMF_CAST_F32_DIGESTS=str(digests))
+    res = subprocess.run(
+        [go, "test", "./formats/cast", "-run", "TestExhaustiveF32", "-count=1", "-v",
+         "-timeout", "30m"],
+        cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
+    assert res.stdout.count("all 2^32 inputs match") == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import zlib
 
@@ -137,6 +138,15 @@ TYPE_SIZE = {
     "IQ1_S": 50, "IQ1_M": 56, "IQ2_XXS": 66, "IQ2_XS": 74, "IQ2_S": 82, "IQ3_XXS": 98, "IQ3_S": 110,
     "IQ4_NL": 18, "IQ4_XS": 136, "TQ1_0": 54, "TQ2_0": 66, "MXFP4": 17,
 }
+
+
+def test_tables_file_is_generated():
+    """formats/ggml/tables_gen.go is exactly what its generator prints from
+    gguf-py (and TestTablesMatchGGMLHeader pins it to ggml-common.h)."""
+    gen = os.path.join(REPO, "formats", "ggml", "internal", "gentables", "gentables.py")
+    out = subprocess.run([sys.executable, gen], check=True, capture_output=True).stdout
+    with open(os.path.join(REPO, "formats", "ggml", "tables_gen.go"), "rb") as f:
+        assert f.read() == out
 
 
 def test_type_sizes_match_ggml(ggml):

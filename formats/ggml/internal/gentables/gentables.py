@@ -13,6 +13,7 @@ file can be diffed by eye against the C header.
 Run from formats/ggml with the interop venv:
     /root/.cache/mlmf/venv/bin/python internal/gentables/gentables.py > tables_gen.go
 (or `go generate ./formats/ggml` with that python first on PATH).
+tests/interop/test_ggml.py checks that the committed file is this script's output.
 """
 import sys
 

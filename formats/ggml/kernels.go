@@ -1,0 +1,98 @@
+package ggml
+
+// Four trial scales at once. The scale searches of make_qx_quants and
+// make_qkx{2,3}_quants try many scales whose sums are independent of each
+// other; each lane of these kernels is one trial and runs exactly the C's
+// scalar sequence for it (same operations, same order, so the same bits),
+// while four trials share every instruction. The pure-Go versions below
+// define the kernels; kernels_amd64.s implements them with SSE2 (which has
+// no FMA, so nothing is fused), and TestKernels checks the two agree.
+
+// qkxSums4Go forms, for each lane j with scale iscale[j], the levels
+// l = clamp(nearest_int(iscale[j]*xm[i]), 0, nm) and the sums
+// out[j] = Σ w*l, out[4+j] = Σ (w*l)*l, out[8+j] = Σ (w*l)*x.
+func qkxSums4Go(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	*out = [12]float32{}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*xm[i])), 0, nm))
+			wl := float32(w[i] * fl)
+			out[j] += wl
+			out[4+j] += float32(wl * fl)
+			out[8+j] += float32(wl * v)
+		}
+	}
+}
+
+// qkxErr4Go is the weighted error of each lane's trial: with the lane's
+// levels l as in qkxSums4Go and diff = (ts[j]*l + tm[j]) - x,
+// out[j] = Σ w*|diff| (mad) or Σ w*diff².
+func qkxErr4Go(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	*out = [4]float32{}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*xm[i])), 0, nm))
+			diff := float32(float32(ts[j]*fl)+tm[j]) - v
+			if mad {
+				diff = abs32(diff)
+			} else {
+				diff = float32(diff * diff)
+			}
+			out[j] += float32(w[i] * diff)
+		}
+	}
+}
+
+// qxSums4Go forms make_qx_quants' trial sums: l = clamp(nearest_int(
+// iscale[j]*x), -nm, nm-1), out[j] = Σ (w*x)*l (wv holds w*x), out[4+j] =
+// Σ (w*l)*l.
+func qxSums4Go(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	*out = [8]float32{}
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			fl := float32(clampI(nearestInt(float32(iscale[j]*v)), -nm, nm-1))
+			out[j] += float32(wv[i] * fl)
+			out[4+j] += float32(float32(w[i]*fl) * fl)
+		}
+	}
+}
+
+// q5QuantGo is the quantization loop of quantize_row_q5_{0,1}_ref for one
+// block: q = MIN(maxq, (int8)(((x - sub) * id) + add)) (Q5_0: sub 0, add
+// 16.5, maxq 31; Q5_1: sub min, add 0.5, maxq 127, i.e. no MIN, which with
+// the later masks is the C's (uint8) conversion); qs gets the low nibbles
+// and the result holds bit 4 of each q (x - 0 is x, bit for bit).
+func q5QuantGo(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	x = x[:32]
+	qs = qs[:16]
+	var qh uint32
+	for j := 0; j < 16; j++ {
+		q0 := uint8(min(maxq, int32(int8(cvtt(float32((x[j]-sub)*id)+add)))))
+		q1 := uint8(min(maxq, int32(int8(cvtt(float32((x[j+16]-sub)*id)+add)))))
+		qs[j] = q0&0x0f | (q1&0x0f)<<4
+		qh |= uint32(q0&0x10) >> 4 << uint(j)
+		qh |= uint32(q1&0x10) >> 4 << uint(j+16)
+	}
+	return qh
+}
+
+// iq4Sums4Go: for each lane's scale id[j], the sums of quantize_row_iq4_nl_impl's
+// trial: q = kvalues_iq4nl[best_index_int8(id[j]*x)], out[j] = Σ (w*q)*x,
+// out[4+j] = Σ (w*q)*q.
+func iq4Sums4Go(x, w []float32, id *[4]float32, out *[8]float32) {
+	*out = [8]float32{}
+	w = w[:len(x)]
+	for i, v := range x {
+		for j := 0; j < 4; j++ {
+			q := kvaluesIQ4NLf[bestIndexInt8(&kvaluesIQ4NLf, id[j]*v)]
+			out[j] += float32(float32(w[i]*q) * v)
+			out[4+j] += float32(float32(w[i]*q) * q)
+		}
+	}
+}

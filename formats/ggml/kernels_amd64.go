@@ -1,0 +1,149 @@
+package ggml
+
+// SSE2 versions of the kernels in kernels.go (kernels_amd64.s).
+
+//go:noescape
+func qkxSums4SSE(x, xm, w *float32, n int, iscale *[4]float32, nm int32, out *[12]float32)
+
+//go:noescape
+func qkxErr4SSE(x, xm, w *float32, n int, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32)
+
+//go:noescape
+func qxSums4SSE(x, w, wv *float32, n int, iscale *[4]float32, nm int32, out *[8]float32)
+
+func qkxSums4(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	if len(x) == 0 {
+		*out = [12]float32{}
+		return
+	}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	qkxSums4SSE(&x[0], &xm[0], &w[0], len(x), iscale, nm, out)
+}
+
+func qkxErr4(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	if len(x) == 0 {
+		*out = [4]float32{}
+		return
+	}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	qkxErr4SSE(&x[0], &xm[0], &w[0], len(x), iscale, ts, tm, nm, mad, out)
+}
+
+func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	if len(x) == 0 {
+		*out = [8]float32{}
+		return
+	}
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	qxSums4SSE(&x[0], &w[0], &wv[0], len(x), iscale, nm, out)
+}
+
+//go:noescape
+func q4_0BlockSSE(x *float32, qs *byte) (d float32, ok bool)
+
+// q4_0Block quantizes one 32-element Q4_0 block's quants into qs[:16] and
+// returns its d; ok is false (nothing written) for blocks holding a NaN.
+func q4_0Block(x []float32, qs []byte) (d float32, ok bool) {
+	_ = x[31]
+	_ = qs[15]
+	return q4_0BlockSSE(&x[0], &qs[0])
+}
+
+//go:noescape
+func bf16RowSSE(x *float32, y *uint16, n int)
+
+//go:noescape
+func f16RowSSE(x *float32, y *uint16, n int)
+
+// bf16Row and f16Row convert the first len(x) &^ 7 values and return how
+// many they did; the caller finishes the rest.
+func bf16Row(x []float32, y []uint16) int {
+	n := len(x) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	bf16RowSSE(&x[0], &y[0], n)
+	return n
+}
+
+func f16Row(x []float32, y []uint16) int {
+	n := len(x) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	f16RowSSE(&x[0], &y[0], n)
+	return n
+}
+
+//go:noescape
+func q4_1BlockSSE(x *float32, qs *byte) (d, min float32, ok bool)
+
+// q4_1Block is q4_1BlockGo with SSE2 for blocks without NaNs whose extremes
+// are not zeros; ok is false (nothing written) otherwise.
+func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) {
+	_ = x[31]
+	_ = qs[15]
+	return q4_1BlockSSE(&x[0], &qs[0])
+}
+
+const q4_1Available = true
+
+//go:noescape
+func q5QuantSSE(x *float32, sub, id, add float32, maxq int32, qs *byte) (qh uint32)
+
+// q5Quant is q5QuantGo with SSE2.
+func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	_ = x[31]
+	_ = qs[15]
+	return q5QuantSSE(&x[0], sub, id, add, maxq, &qs[0])
+}
+
+//go:noescape
+func f16ToF32SSE(x *uint16, y *float32, n int)
+
+// f16ToF32Row converts the first len(y) &^ 7 halves and returns how many.
+func f16ToF32Row(x []uint16, y []float32) int {
+	n := len(y) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	f16ToF32SSE(&x[0], &y[0], n)
+	return n
+}
+
+//go:noescape
+func mxfp4IndexSSE(x *float32, ke *[16]float32, idx *[32]int32)
+
+// mxfp4Indices is best_index_mxfp4 for a block of 32 values.
+func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
+	_ = x[31]
+	mxfp4IndexSSE(&x[0], ke, idx)
+}
+
+//go:noescape
+func iq4Sums4SSE(x, w *float32, n int, id *[4]float32, tab *[64]float32, out *[8]float32)
+
+// kvaluesIQ4NLx4 is kvalues_iq4nl as float32, each value four times.
+var kvaluesIQ4NLx4 = func() (t [64]float32) {
+	for i, v := range kvaluesIQ4NL {
+		for j := 0; j < 4; j++ {
+			t[4*i+j] = float32(v)
+		}
+	}
+	return t
+}()
+
+func iq4Sums4(x, w []float32, id *[4]float32, out *[8]float32) {
+	if len(x) == 0 {
+		*out = [8]float32{}
+		return
+	}
+	w = w[:len(x)]
+	iq4Sums4SSE(&x[0], &w[0], len(x), id, &kvaluesIQ4NLx4, out)
+}

@@ -1,0 +1,39 @@
+//go:build !amd64
+
+package ggml
+
+func qkxSums4(x, xm, w []float32, iscale *[4]float32, nm int32, out *[12]float32) {
+	qkxSums4Go(x, xm, w, iscale, nm, out)
+}
+
+func qkxErr4(x, xm, w []float32, iscale, ts, tm *[4]float32, nm int32, mad bool, out *[4]float32) {
+	qkxErr4Go(x, xm, w, iscale, ts, tm, nm, mad, out)
+}
+
+func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) {
+	qxSums4Go(x, w, wv, iscale, nm, out)
+}
+
+func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
+
+func bf16Row(x []float32, y []uint16) int { return 0 }
+
+func f16Row(x []float32, y []uint16) int { return 0 }
+
+func q4_1Block(x []float32, qs []byte) (d, min float32, ok bool) { return 0, 0, false }
+
+const q4_1Available = false
+
+func q5Quant(x []float32, sub, id, add float32, maxq int32, qs []byte) uint32 {
+	return q5QuantGo(x, sub, id, add, maxq, qs)
+}
+
+func f16ToF32Row(x []uint16, y []float32) int { return 0 }
+
+func mxfp4Indices(x []float32, ke *[16]float32, idx *[32]int32) {
+	for j, v := range x[:32] {
+		idx[j] = int32(bestIndexMXFP4(v, ke))
+	}
+}
+
+func iq4Sums4(x, w []float32, id *[4]float32, out *[8]float32) { iq4Sums4Go(x, w, id, out) }

@@ -1,0 +1,247 @@
+package tui
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mlmf/engine"
+	"mlmf/formats"
+	"mlmf/internal/demo"
+	"mlmf/tui/common"
+)
+
+// copyDemo extracts the demo checkpoint into a temporary directory, so a
+// flow can write next to it.
+func copyDemo(t *testing.T) string {
+	t.Helper()
+	dir, err := demo.Extract(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// open → search → inspect → convert → job finished → the output opens.
+func TestFlowOpenSearchInspectConvert(t *testing.T) {
+	t.Parallel()
+	src := copyDemo(t)
+	out := filepath.Join(t.TempDir(), "demo-f16.safetensors")
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
+	opened(h)
+	if got := h.m.Active(); got != common.PaneTensors {
+		t.Fatalf("after opening, pane %v is active, want Tensors", got)
+	}
+
+	// search: two q_proj tensors, highlighted, with the totals
+	h.keys("/", "qproj")
+	h.waitFor("search results", func() bool { q, n := h.m.tensors.Shown(); return q == "qproj" && n == 2 })
+	if s := h.plain(); !strings.Contains(s, "2 of 21 tensors match") || strings.Contains(s, "mlp.up_proj") {
+		t.Fatalf("search screen:\n%s", s)
+	}
+	if !strings.Contains(h.m.Render(), "\x1b[") {
+		t.Error("no styling in the rendered screen")
+	}
+
+	// inspect the second match: stats in the background, then shown
+	h.keys("<enter>", "<down>", "<enter>")
+	h.waitFor("the Inspect pane", func() bool { return h.m.Active() == common.PaneInspect })
+	h.waitFor("statistics", func() bool { return h.m.inspect.Stats() != nil })
+	st := h.m.inspect.Stats()
+	infos := h.m.cp.Infos
+	name := infos[h.m.inspect.Index()].Name
+	if name != "model.layers.1.self_attn.q_proj.weight" {
+		t.Fatalf("inspecting %s", name)
+	}
+	want, err := engine.ComputeStats(context.Background(), h.m.cp.Reader, infos[h.m.inspect.Index()], engine.StatsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mean != want.Mean || st.Std != want.Std || st.Count != 64*64 {
+		t.Errorf("stats shown %+v, engine says %+v", st, want)
+	}
+	if u := deps.Cache.Usage(); u.Entries != 1 {
+		t.Errorf("cache %+v, want the stats cached", u)
+	}
+
+	// convert to F16 into a temporary directory
+	h.keys("6", "<down>", "<right>", "<right>", "<down>", "<down>", "<enter>", "<ctrl+u>", out, "<enter>", "<ctrl+s>")
+	h.waitFor("the jobs pane", func() bool { return h.m.Active() == common.PaneJobs })
+	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the job to finish on screen", func() bool { return strings.Contains(h.plain(), "done") })
+	jobs := deps.Jobs.List()
+	if len(jobs) != 1 || jobs[0].State != engine.JobDone {
+		t.Fatalf("jobs %+v", jobs)
+	}
+
+	// enter opens the output in the TUI; it is a valid checkpoint with F16 tensors
+	h.keys("<enter>")
+	h.waitFor("the output to open", func() bool { return h.m.cp != nil && h.m.cp.Path == out })
+	for _, ti := range h.m.cp.Infos {
+		if ti.DType != formats.F16 {
+			t.Errorf("%s is %v, want F16", ti.Name, ti.DType)
+		}
+	}
+	if len(h.m.cp.Infos) != 21 {
+		t.Errorf("output has %d tensors", len(h.m.cp.Infos))
+	}
+	r, err := formats.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Metadata()["format"] != "pt" {
+		t.Errorf("output metadata %v lacks format=pt", r.Metadata())
+	}
+	h.waitFor("recent.json to list the output", func() bool {
+		recent, _ := os.ReadFile(filepath.Join(deps.ConfigDir, "recent.json"))
+		return strings.Contains(string(recent), out) && strings.Contains(string(recent), src)
+	})
+}
+
+func TestCanonicalColumnFromMapping(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	deps.Mapping = fakeMapping{}
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 160, 30)
+	opened(h)
+	if s := h.plain(); !strings.Contains(s, "CANONICAL") || !strings.Contains(s, "blk.9.x") {
+		t.Errorf("canonical names missing:\n%s", s)
+	}
+}
+
+func TestFlowCancelJob(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 100, 30)
+	opened(h)
+	started := make(chan struct{})
+	id := deps.Jobs.Start("test", "slow job", func(ctx context.Context, p func(engine.Progress)) (any, error) {
+		p(engine.Progress{Index: 1, Count: 10})
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	<-started
+	h.keys("7")
+	h.waitFor("the job on screen", func() bool { return strings.Contains(h.plain(), "slow job") })
+	h.keys("x")
+	h.waitFor("cancelled", func() bool { return strings.Contains(h.plain(), "cancelled") })
+	if info, _ := deps.Jobs.Get(id); info.State != engine.JobCancelled {
+		t.Errorf("job state %v", info.State)
+	}
+}
+
+func TestFlowFailedJobShowsError(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 100, 30)
+	opened(h)
+	deps.Jobs.Start("test", "doomed", func(ctx context.Context, p func(engine.Progress)) (any, error) {
+		return nil, io.ErrShortWrite
+	})
+	h.keys("7")
+	h.waitFor("the failure", func() bool { return strings.Contains(h.plain(), "short write") })
+	if h.m.Err() == nil {
+		t.Error("no error on the status bar")
+	}
+}
+
+func TestFlowOpenByPathAndBadPath(t *testing.T) {
+	t.Parallel()
+	src := copyDemo(t)
+	h := newHarness(t, Options{Deps: testDeps(t)}, 100, 30)
+	if h.m.Active() != common.PaneOpen {
+		t.Fatalf("without a path the Open screen should show, got %v", h.m.Active())
+	}
+	// a path that does not exist: an error, the Open screen stays
+	h.keys("/", filepath.Join(src, "nope.safetensors"), "<enter>")
+	h.waitFor("the error", func() bool { return h.m.Err() != nil })
+	if !strings.Contains(h.plain(), "Could not open") {
+		t.Errorf("screen:\n%s", h.plain())
+	}
+	// typing a directory lists its files; enter opens the selected one
+	h.keys("/", "<ctrl+u>", src+"/model.saf")
+	h.waitFor("the file listing", func() bool { return strings.Contains(h.plain(), "model.safetensors") })
+	h.keys("<enter>")
+	h.waitFor("the file to open", func() bool { return h.m.cp != nil })
+	if h.m.cp.Path != filepath.Join(src, "model.safetensors") {
+		t.Errorf("opened %s", h.m.cp.Path)
+	}
+}
+
+func TestQuitCancelsJobs(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 80, 24)
+	opened(h)
+	deps.Jobs.Start("test", "forever", func(ctx context.Context, p func(engine.Progress)) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	_, cmd := h.m.Update(parseKeys("q")[0])
+	if cmd == nil {
+		t.Fatal("q returned no command")
+	}
+	cmd() // cancels and quits
+	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMouseWheelScrolls(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{Path: demoDir, Deps: testDeps(t)}, 80, 12)
+	opened(h)
+	before := h.plain()
+	h.update(wheelDown())
+	h.update(wheelDown())
+	h.update(wheelDown())
+	after := h.plain()
+	if before == after || strings.Contains(after, "lm_head") || !strings.Contains(before, "lm_head") {
+		t.Errorf("wheel did not scroll:\n%s", after)
+	}
+}
+
+// fakePreview stands in for the quantization engine to test the pane's job
+// flow and drawing.
+type fakePreview struct{}
+
+func (fakePreview) Targets() []string { return []string{"Q8_0", "Q4_K_M"} }
+
+func (fakePreview) Preview(ctx context.Context, c *common.Checkpoint, target string, progress func(engine.Progress)) ([]common.PreviewRow, error) {
+	var rows []common.PreviewRow
+	for i, t := range c.Infos {
+		progress(engine.Progress{Index: i + 1, Count: len(c.Infos)})
+		rows = append(rows, common.PreviewRow{Name: t.Name, From: "BF16", To: target, RMSE: float64(i) * 1e-3, SNR: 40, Cos: 0.999, BytesBefore: t.Size, BytesAft: t.Size / 2})
+	}
+	return rows, nil
+}
+
+func TestFlowPreviewJob(t *testing.T) {
+	t.Parallel()
+	deps := testDeps(t)
+	deps.Preview = fakePreview{}
+	h := newHarness(t, Options{Path: demoDir, Deps: deps}, 120, 30)
+	opened(h)
+	h.keys("5", "<right>")
+	if !strings.Contains(h.plain(), "Q4_K_M") {
+		t.Fatalf("target not chosen:\n%s", h.plain())
+	}
+	h.keys("<enter>")
+	h.waitFor("preview rows", func() bool { return strings.Contains(h.plain(), "RMSE") })
+	// worst tensor first
+	s := h.plain()
+	if i, j := strings.Index(s, "model.norm.weight"), strings.Index(s, "lm_head.weight"); i < 0 || j >= 0 && j < i {
+		t.Errorf("rows not sorted by error:\n%s", s)
+	}
+	if jobs := deps.Jobs.List(); len(jobs) != 1 || jobs[0].Title != "preview Q4_K_M" {
+		t.Errorf("jobs %+v", jobs)
+	}
+}
