@@ -19,6 +19,11 @@ type convertFixture struct {
 	GGUFArch string          `json:"gguf_arch"`
 	Error    string          `json:"error"`
 	Tensors  []fixtureTensor `json:"tensors"`
+	// SavedTensors and SavedConfig are the checkpoint as
+	// save_pretrained writes it (per-expert MoE modules, no tied output),
+	// the input the converter read.
+	SavedTensors []fixtureTensor `json:"saved_tensors"`
+	SavedConfig  json.RawMessage `json:"saved_config"`
 }
 
 // TestPlanMatchesConvert compares mlmf's export plan (names and shapes,
@@ -38,51 +43,87 @@ func TestPlanMatchesConvert(t *testing.T) {
 		if err := json.Unmarshal(b, &cf); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		t.Run(cf.Arch, func(t *testing.T) {
-			if cf.Error != "" {
-				t.Skipf("convert_hf_to_gguf.py cannot convert this model: %s", cf.Error)
-			}
-			fx := fixtureByArch(t, cf.Arch)
-			cfg, err := ParseConfig(fx.Config, "config.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := NewMapper(cf.Arch, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Arch().GGUFArch != cf.GGUFArch {
-				t.Errorf("gguf arch %s, convert wrote %s", m.Arch().GGUFArch, cf.GGUFArch)
-			}
-			plan := m.Report(fx.infos()).Plan()
-			got := map[string][]int64{}
-			for _, p := range plan {
-				got[p.Name] = p.Shape
-			}
-			want := map[string][]int64{}
-			for _, tn := range cf.Tensors {
-				want[tn.Name] = tn.Shape
-			}
-			var diffs []string
-			for n, s := range want {
-				g, ok := got[n]
-				switch {
-				case !ok:
-					diffs = append(diffs, fmt.Sprintf("convert writes %s %v, mlmf's plan lacks it", n, s))
-				case !slices.Equal(squeeze(g), squeeze(s)):
-					diffs = append(diffs, fmt.Sprintf("%s: mlmf %v, convert %v", n, g, s))
-				}
-			}
-			for n := range got {
-				if _, ok := want[n]; !ok {
-					diffs = append(diffs, fmt.Sprintf("mlmf plans %s, convert does not write it", n))
-				}
-			}
-			sort.Strings(diffs)
-			for _, d := range diffs {
-				t.Error(d)
-			}
-		})
+		fx := fixtureByArch(t, cf.Arch)
+		saved := hfFixture{Arch: cf.Arch, Config: cf.SavedConfig, Tensors: cf.SavedTensors}
+		for _, in := range []struct {
+			name string
+			fx   hfFixture
+		}{{"state_dict", fx}, {"saved", saved}} {
+			t.Run(cf.Arch+"/"+in.name, func(t *testing.T) {
+				comparePlan(t, cf, in.fx)
+			})
+		}
+	}
+}
+
+func comparePlan(t *testing.T, cf convertFixture, fx hfFixture) {
+	cfg, err := ParseConfig(fx.Config, "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMapper(cf.Arch, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := m.Report(fx.infos())
+	if !rep.Summary.OK {
+		t.Errorf("report not clean: %+v", rep.Summary)
+	}
+	if cf.Error != "" {
+		t.Skipf("convert_hf_to_gguf.py cannot convert this model: %s", cf.Error)
+	}
+	if m.Arch().GGUFArch != cf.GGUFArch {
+		t.Errorf("gguf arch %s, convert wrote %s", m.Arch().GGUFArch, cf.GGUFArch)
+	}
+	plan := rep.Plan()
+	got := map[string][]int64{}
+	for _, p := range plan {
+		got[p.Name] = p.Shape
+	}
+	want := map[string][]int64{}
+	for _, tn := range cf.Tensors {
+		want[tn.Name] = tn.Shape
+	}
+	var diffs []string
+	for n, s := range want {
+		g, ok := got[n]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("convert writes %s %v, mlmf's plan lacks it", n, s))
+		case !slices.Equal(squeeze(g), squeeze(s)):
+			diffs = append(diffs, fmt.Sprintf("%s: mlmf %v, convert %v", n, g, s))
+		}
+	}
+	for n := range got {
+		if _, ok := want[n]; !ok {
+			diffs = append(diffs, fmt.Sprintf("mlmf plans %s, convert does not write it", n))
+		}
+	}
+	// Bytes: where the saved checkpoint's digests are known, an
+	// untransformed one-source tensor is written unchanged and a
+	// transformed one is not. (Exact bytes of every transform are
+	// checked by tests/interop/test_mapping_convert.py.)
+	srcSum := map[string]string{}
+	for _, tn := range fx.Tensors {
+		srcSum[tn.Name] = tn.SHA256
+	}
+	outSum := map[string]string{}
+	for _, tn := range cf.Tensors {
+		outSum[tn.Name] = tn.SHA256
+	}
+	for _, p := range plan {
+		if len(p.Sources) != 1 || p.Parts > 1 || srcSum[p.Sources[0]] == "" || outSum[p.Name] == "" {
+			continue
+		}
+		same := srcSum[p.Sources[0]] == outSum[p.Name]
+		if changes := p.Transform != nil && p.Transform.Op != OpStackExperts; same == changes {
+			diffs = append(diffs, fmt.Sprintf("%s: transform %v, but the converter's bytes are %s the source's",
+				p.Name, p.Transform, map[bool]string{true: "equal to", false: "different from"}[same]))
+		}
+	}
+	sort.Strings(diffs)
+	for _, d := range diffs {
+		t.Error(d)
 	}
 }
 

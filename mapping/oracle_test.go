@@ -26,6 +26,8 @@ type hfFixture struct {
 type fixtureTensor struct {
 	Name  string  `json:"name"`
 	Shape []int64 `json:"shape"`
+	// SHA256 is the digest of the tensor's float32 bytes (convert fixtures).
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 func loadFixtures(t testing.TB) []hfFixture {

@@ -16,6 +16,7 @@ The source distribution comes from
 `pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36`.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -33,7 +34,7 @@ DEFAULT_SRC = f"/tmp/lcp/llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp"
 # Runs in a child process so that the vendored gguf-py the converter needs
 # does not meet the pinned PyPI gguf of the test session.
 RUNNER = r'''
-import json, os, sys
+import hashlib, json, os, sys
 from pathlib import Path
 src, model_dir, out = sys.argv[1:4]
 sys.path.insert(0, os.path.join(src, "gguf-py"))
@@ -51,7 +52,8 @@ r = gguf.GGUFReader(out)
 print(json.dumps({
     "arch": r.fields["general.architecture"].contents(),
     # GGUF stores dims innermost first; record them row-major like HF.
-    "tensors": [{"name": t.name, "shape": [int(x) for x in reversed(t.shape)]} for t in r.tensors],
+    "tensors": [{"name": t.name, "shape": [int(x) for x in reversed(t.shape)],
+                 "sha256": hashlib.sha256(t.data.astype("<f4").tobytes()).hexdigest()} for t in r.tensors],
 }))
 '''
 
@@ -83,6 +85,16 @@ def convert(name, src, keep_dir=None):
             tmp = os.path.join(str(keep_dir), "model")
             os.makedirs(tmp, exist_ok=True)
         model.save_pretrained(tmp)
+        # The checkpoint as saved: transformers 5 writes MoE experts one
+        # module per expert again and drops the tied output.
+        from safetensors import safe_open
+        saved = []
+        for fn in sorted(os.listdir(tmp)):
+            if fn.endswith(".safetensors"):
+                with safe_open(os.path.join(tmp, fn), "np") as st:
+                    saved += [{"name": k, "shape": list(st.get_slice(k).get_shape()),
+                               "sha256": hashlib.sha256(st.get_tensor(k).astype("<f4").tobytes()).hexdigest()}
+                              for k in st.keys()]
         cfg_path = os.path.join(tmp, "config.json")
         with open(cfg_path) as f:
             full = json.load(f)
@@ -102,9 +114,12 @@ def convert(name, src, keep_dir=None):
         if res.returncode != 0:
             if os.environ.get("GEN_DEBUG"):
                 print(res.stderr, file=sys.stderr)
-            return {"arch": name, "error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
+            return {"arch": name, "error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed",
+                    "saved_tensors": saved, "saved_config": full}
         data = json.loads(res.stdout.strip().splitlines()[-1])
     data["arch"], data["gguf_arch"] = name, data.pop("arch")
+    data["saved_tensors"] = saved
+    data["saved_config"] = full
     data["versions"] = {"llama-cpp-python": LLAMA_CPP_PYTHON, "transformers": transformers.__version__}
     return data
 
