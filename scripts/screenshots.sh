@@ -62,7 +62,7 @@ keys 3
 shot metadata
 keys 4
 shot mapping
-keys 5 Right Right Right
+keys 5 Right Right Right Right
 PAUSE=3 keys Enter
 shot preview
 keys 6 Down Right Right
