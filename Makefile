@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-go test-interop venv bench fuzz lint fixtures clean
+.PHONY: help build run test test-go test-interop venv bench fuzz lint fixtures screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,8 +42,15 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-fixtures: ## regenerate the committed fixtures and the embedded demo checkpoint
+fixtures: venv ## regenerate the committed fixtures and the embedded demo checkpoint (Go and the Python oracles)
 	$(GO) run ./internal/cmd/fixtures -root .
+	HF_HUB_OFFLINE=1 $(PY) tests/interop/gen_tokenizers.py
+	HF_HUB_OFFLINE=1 $(PY) tests/interop/gen_mapping.py
+	LLAMA_CPP_SRC=$(VENV)/llama.cpp HF_HUB_OFFLINE=1 $(PY) tests/interop/gen_mapping_convert.py
+	$(PY) tests/interop/gen_cast_vectors.py --seed 1 --count 160 formats/cast/testdata/mldtypes
+
+screenshots: build ## regenerate screenshots/*.png (tmux + freeze; go install github.com/charmbracelet/freeze@v0.2.2)
+	bash scripts/screenshots.sh
 
 clean: ## remove build outputs
 	rm -rf bin .bench
