@@ -6,8 +6,13 @@ with the ratio. Run through the Makefile (it builds the Go side and the venv).
   2. read every tensor byte, checksummed, vs `cat` of the same files from
      page cache (target >= 90 % of cat's bandwidth)
   3. dtype conversion per core (F32->BF16, BF16->F16) vs numpy (target >= 1x)
+  4. quantize throughput (Q8_0, Q4_0, Q4_K, Q6_K; 1 and 2 threads) vs
+     libggml's ggml_quantize_chunk on the same input (target >= 1x per thread)
+  5. whole-file `mlmf quantize` vs llama_model_quantize on a >= 1 GB F32 GGUF
+  6. dequantize throughput per ggml type
 """
 
+import ctypes
 import glob
 import os
 import re
@@ -97,9 +102,108 @@ def main():
     for go_name, np_name in (("F32ToBF16", "F32->BF16"), ("BF16ToF16", "BF16->F16")):
         row(f"3. {np_name} per core", go_mbps[go_name], "numpy", np_mbps[np_name], "MB/s")
 
+    bench_ggml()
+
     print("\n| benchmark | mlmf | anchor | ratio |\n|---|---|---|---|")
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
+
+
+def go_bench(pattern, pkg, cpu="1"):
+    out = sh("go", "test", pkg, "-run", "^$", "-bench", pattern, "-benchtime", "1s", "-cpu", cpu)
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"Benchmark(\S+?)(?:-\d+)?\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) MB/s", out)}
+
+
+def ggml_mbps(g, name, x, threads):
+    """libggml's ggml_quantize_chunk on x, split by rows over `threads`
+    Python threads (ctypes releases the GIL during the call)."""
+    import threading
+
+    import numpy as np
+    from gguf import GGMLQuantizationType as GT
+
+    t = int(GT[name])
+    parts = np.array_split(x, threads)
+    g.quantize(t, x[:1], x.shape[1])
+    best = 0.0
+    for _ in range(5):
+        ths = [threading.Thread(target=g.quantize, args=(t, p, x.shape[1])) for p in parts]
+        t0 = time.perf_counter()
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        best = max(best, x.nbytes / (time.perf_counter() - t0) / 1e6)
+    return best
+
+
+def bench_ggml():
+    import numpy as np
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+    import ggml_oracle
+
+    g = ggml_oracle.load()
+    x = np.random.default_rng(11).standard_normal((64, 4096)).astype(np.float32)  # as BenchmarkQuantize
+    for threads in (1, 2):
+        ours = go_bench("^BenchmarkQuantize$", "./formats/ggml", cpu=str(threads))
+        for name in ("Q8_0", "Q4_0", "Q4_K", "Q6_K"):
+            row(f"4. quantize {name}, {threads} thread(s)", ours[f"Quantize/{name}/threads={threads}"],
+                "libggml", ggml_mbps(g, name, x, threads), "MB/s")
+
+    # 5. whole file, >= 1 GB F32 GGUF
+    import gguf
+    import llama_cpp
+
+    src = os.path.join(BENCH, "llama-f32.gguf")
+    if not os.path.exists(src):
+        print("generating a 1.2 GB F32 GGUF (once; kept in .bench/)…", flush=True)
+        rng = np.random.default_rng(5)
+        w = gguf.GGUFWriter(src + ".tmp", "llama")
+        E, F, L, V = 2048, 5632, 4, 32000
+        w.add_context_length(2048); w.add_embedding_length(E); w.add_block_count(L)
+        w.add_feed_forward_length(F); w.add_head_count(16); w.add_head_count_kv(4)
+        w.add_rope_dimension_count(E // 16); w.add_layer_norm_rms_eps(1e-5); w.add_file_type(0)
+        def t(name, *shape):
+            w.add_tensor(name, (rng.standard_normal(shape, dtype=np.float32) * 0.02) if len(shape) > 1 else np.ones(shape, np.float32))
+        t("token_embd.weight", V, E)
+        for i in range(L):
+            t(f"blk.{i}.attn_norm.weight", E); t(f"blk.{i}.ffn_norm.weight", E)
+            t(f"blk.{i}.attn_q.weight", E, E); t(f"blk.{i}.attn_k.weight", E // 4, E)
+            t(f"blk.{i}.attn_v.weight", E // 4, E); t(f"blk.{i}.attn_output.weight", E, E)
+            t(f"blk.{i}.ffn_gate.weight", F, E); t(f"blk.{i}.ffn_up.weight", F, E); t(f"blk.{i}.ffn_down.weight", E, F)
+        t("output_norm.weight", E); t("output.weight", V, E)
+        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+        os.rename(src + ".tmp", src)
+    size = os.path.getsize(src)
+    mlmf = os.environ.get("MLMF_BIN", os.path.join(ROOT, "bin/mlmf"))
+    for preset, ftype in (("Q8_0", 7), ("Q4_K_M", 15)):
+        ours_out, theirs_out = os.path.join(BENCH, f"mlmf-{preset}.gguf"), os.path.join(BENCH, f"llama-{preset}.gguf")
+        t0 = time.perf_counter()
+        sh(mlmf, "quantize", src, ours_out, "--type", preset, "--quiet")
+        ours = time.perf_counter() - t0
+        p = llama_cpp.llama_model_quantize_default_params()
+        p.ftype, p.nthread = ftype, os.cpu_count()
+        saved = os.dup(2)  # llama.cpp logs every tensor on stderr
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            t0 = time.perf_counter()
+            rc = llama_cpp.llama_model_quantize(src.encode(), theirs_out.encode(), ctypes.byref(p))
+            theirs = time.perf_counter() - t0
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+            os.close(saved)
+        assert rc == 0, "llama_model_quantize failed"
+        same = open(ours_out, "rb").read() == open(theirs_out, "rb").read()
+        row(f"5. quantize {size/1e9:.2f} GB F32 GGUF -> {preset} ({'identical' if same else 'DIFFERENT'} files)",
+            ours, "llama_model_quantize", theirs, "s", higher_better=False)
+        os.remove(ours_out); os.remove(theirs_out)
+
+    # 6. dequantize per type (MB/s of float32 output, one core)
+    deq = go_bench("^BenchmarkDequantize$", "./formats/ggml")
+    print("6. dequantize, one core, MB/s of F32 output: " + ", ".join(f"{k.split('/')[-1]} {v:.0f}" for k, v in sorted(deq.items())))
 
 
 if __name__ == "__main__":

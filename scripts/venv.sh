@@ -40,7 +40,7 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
 # llama.cpp's own converter (convert_hf_to_gguf.py) is an oracle too: it
 # ships in llama-cpp-python's source distribution, unpacked beside the venv.
-ver=$(grep -E '^llama-cpp-python==' "$REQ" | cut -d= -f3)
+ver=$(grep -E '^llama-cpp-python==' "$REQ" | head -1 | cut -d= -f3)
 src="$VENV/src"
 rm -rf "$src" && mkdir -p "$src"
 "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$src" "llama-cpp-python==$ver"
