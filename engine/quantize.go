@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"mlmf/engine/quant"
 	"mlmf/formats"
@@ -112,7 +113,14 @@ func Quantize(ctx context.Context, req QuantizeRequest, progress func(Progress))
 					return nil, err
 				}
 			}
-			data = &quantData{src: src, info: t, to: d.To, imatrix: weights}
+			qd := &quantData{src: src, info: t, to: d.To, imatrix: weights}
+			if t.DType == formats.F32 {
+				// F32 rows are quantized straight from the mapping: no copy.
+				if v, err := f.View(d.Name); err == nil {
+					qd.view = v
+				}
+			}
+			data = qd
 		}
 		i := i
 		inner := data
@@ -169,6 +177,7 @@ type quantData struct {
 	info    formats.TensorInfo
 	to      formats.DType
 	imatrix []float32
+	view    []byte // the tensor's mapped bytes, for F32 sources (may be nil)
 }
 
 func (q *quantData) WriteTo(w io.Writer) (int64, error) {
@@ -194,21 +203,31 @@ func (q *quantData) WriteTo(w io.Writer) (int64, error) {
 	if chunk > rowsPerMatrix {
 		chunk = rowsPerMatrix
 	}
-	in := make([]byte, chunk*inRow)
-	f32 := make([]float32, chunk*ne0)
+	useView := q.view != nil && uintptr(unsafe.Pointer(unsafe.SliceData(q.view)))%4 == 0 && int64(len(q.view)) == nrows*inRow
+	var in []byte
+	var f32 []float32
+	if !useView {
+		in = make([]byte, chunk*inRow)
+		f32 = make([]float32, chunk*ne0)
+	}
 	out := make([]byte, chunk*outRow)
 	workers := runtime.GOMAXPROCS(0)
 	var written int64
 	for row := int64(0); row < nrows; {
 		// Never cross a matrix boundary: the imatrix slice changes there.
 		k := min(chunk, nrows-row, rowsPerMatrix-row%rowsPerMatrix)
-		b := in[:k*inRow]
-		if _, err := q.src.ReadAt(b, row*inRow); err != nil {
-			return written, fmt.Errorf("tensor %q: read: %w", t.Name, err)
-		}
-		x := f32[:k*ne0]
-		if err := toF32(x, b, t.DType); err != nil {
-			return written, fmt.Errorf("tensor %q: %w", t.Name, err)
+		var x []float32
+		if useView {
+			x = unsafe.Slice((*float32)(unsafe.Pointer(&q.view[row*inRow])), k*ne0)
+		} else {
+			b := in[:k*inRow]
+			if _, err := q.src.ReadAt(b, row*inRow); err != nil {
+				return written, fmt.Errorf("tensor %q: read: %w", t.Name, err)
+			}
+			x = f32[:k*ne0]
+			if err := toF32(x, b, t.DType); err != nil {
+				return written, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
 		}
 		var weights []float32
 		if q.imatrix != nil {
@@ -223,6 +242,9 @@ func (q *quantData) WriteTo(w io.Writer) (int64, error) {
 		written += int64(n)
 		if err != nil {
 			return written, err
+		}
+		if useView {
+			dropPages(q.view[row*inRow : (row+k)*inRow])
 		}
 		row += k
 	}
