@@ -37,6 +37,7 @@ func init() {
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
 		{"map", "detect the architecture and map tensor names to llama.cpp's (report, suggestions)", runMap},
 		{"preview", "per-tensor and total error and size of a dtype, quant type or preset, before converting", runPreview},
+		{"tokenize", "token ids of TEXT from the HF tokenizer and from the GGUF vocabulary, side by side", runTokenize},
 		{"quantize", "quantize a GGUF model as llama-quantize does (presets, imatrix, overrides)", runQuantize},
 		{"meta", "read and edit GGUF metadata: meta FILE [get KEY | set KEY=TYPE:VALUE … | del KEY …]", runMeta},
 		{"gpu", "show GPU memory, utilisation, temperature and power (gpu status [--watch])", runGPU},

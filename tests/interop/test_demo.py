@@ -35,3 +35,19 @@ def test_transformers_runs_the_demo(demo_dir):
     assert summary["parameter_count"] == sum(p.numel() for p in model.parameters())
     assert summary["dtypes"] == {"BF16": {"tensors": summary["tensor_count"], "parameters": summary["parameter_count"],
                                           "bytes": 2 * summary["parameter_count"]}}
+
+
+PROMPTS = ["The quick brown fox", "  leading spaces", "digits 12345 and 3.14", "accents: héllo naïve",
+           "CJK 世界 and emoji 🙂", "special <s> inside </s>"]
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_tokenize_matches_transformers(mlmf, demo_dir, prompt):
+    from transformers import AutoTokenizer
+
+    path, _ = demo_dir
+    want = AutoTokenizer.from_pretrained(path)(prompt, add_special_tokens=False).input_ids
+    got = json.loads(mlmf.run("tokenize", path, prompt, "--json").stdout)
+    assert got["hf"] == want, "mlmf's HF-side encoder"
+    assert got["gguf"] == want, "the GGUF vocabulary mlmf makes"
+    assert got["first_difference"] == -1
