@@ -138,3 +138,18 @@ def test_quantized_model_loads_and_generates_in_llama_cpp(mlmf, f32_model, tmp_p
     out_ids = llm.generate([1, 300], temp=0.0)
     first = next(out_ids)
     assert 0 <= first < N_VOCAB
+
+
+@pytest.fixture(scope="module")
+def f16_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("q16") / "f16.gguf"
+    write_llama_f32(path, dtype=np.float16)
+    return path
+
+
+@pytest.mark.parametrize("preset", ["Q8_0", "Q4_K_M", "Q5_0", "Q6_K", "BF16"])
+def test_preset_from_f16_matches_llama_quantize(mlmf, f16_model, tmp_path, preset):
+    ours, theirs = tmp_path / "mlmf.gguf", tmp_path / "llama.gguf"
+    mlmf.run("quantize", f16_model, ours, "--type", preset, "--quiet")
+    llama_quantize(f16_model, theirs, FTYPES[preset])
+    assert tensors_of(ours)[1] == tensors_of(theirs)[1]
