@@ -134,7 +134,12 @@ func (m *Model) View() string {
 		from, to := m.cur.Window()
 		for i := from; i < to; i++ {
 			r := m.rows[i]
-			line := common.Pad(r.Name, nw) + fmt.Sprintf(" %10.3g %10.3g %8.1f %8.5f %10s", r.RMSE, r.MaxAbs, r.SNR, r.Cos, common.Bytes(r.BytesAft))
+			var line string
+			if r.From == r.To { // kept as it is: there is no error to show
+				line = common.Pad(r.Name, nw) + fmt.Sprintf(" %10s %10s %8s %8s %10s", "—", "—", "kept", "—", common.Bytes(r.BytesAft))
+			} else {
+				line = common.Pad(r.Name, nw) + fmt.Sprintf(" %10.3g %10.3g %8.1f %8.5f %10s", r.RMSE, r.MaxAbs, r.SNR, r.Cos, common.Bytes(r.BytesAft))
+			}
 			if i == m.cur.Pos {
 				line = s.Selected.Render(line)
 			}
