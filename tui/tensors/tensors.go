@@ -319,7 +319,7 @@ func (m *Model) columns() (name, canon, dtype, shape, size int) {
 		shape = 22
 	}
 	rest := m.w - dtype - shape - size - 4
-	if m.w >= 120 {
+	if m.w >= 120 || m.w >= 100 && m.cp != nil && m.cp.Canonical != nil {
 		canon = rest * 2 / 5
 		rest -= canon + 1
 	}
