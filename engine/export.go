@@ -244,12 +244,17 @@ type exportData struct {
 func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 	t := e.info
 	n := t.NumElements()
-	raw := make([]byte, t.Size)
-	if _, err := e.src.ReadAt(raw, 0); err != nil && !(errors.Is(err, io.EOF) && int64(len(raw)) == e.src.Size()) {
+	want, err := t.DType.ByteSize(t.Shape)
+	if err != nil || want != e.src.Size() {
+		return 0, fmt.Errorf("tensor %q (%s): %d bytes for %v %v", e.name, t.Name, e.src.Size(), t.DType, t.Shape)
+	}
+	raw := make([]byte, want)
+	if _, err := io.ReadFull(io.NewSectionReader(e.src, 0, want), raw); err != nil {
 		return 0, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
 	}
+	workers := runtime.GOMAXPROCS(0)
 	x := make([]float32, n)
-	if err := cast.ToFloat32(x, raw, t.DType); err != nil {
+	if err := cast.ConvertParallel(f32Bytes(x), formats.F32, raw, t.DType, cast.Options{}, workers); err != nil {
 		return 0, fmt.Errorf("tensor %q (%s): %w", e.name, t.Name, err)
 	}
 	raw = nil
@@ -263,21 +268,27 @@ func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 	var out []byte
 	switch {
 	case e.to == formats.F32:
-		out = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*4)
+		out = f32Bytes(x)
 	case e.to.IsQuantized():
 		out = make([]byte, size)
 		ne0 := t.Shape[len(t.Shape)-1]
-		if err := ggml.QuantizeParallel(out, x, e.to, int(ne0), nil, runtime.GOMAXPROCS(0)); err != nil {
+		if err := ggml.QuantizeParallel(out, x, e.to, int(ne0), nil, workers); err != nil {
 			return 0, fmt.Errorf("tensor %q: %w", e.name, err)
 		}
 	default:
 		out = make([]byte, size)
-		if err := cast.FromFloat32(out, e.to, x, cast.Options{}); err != nil {
+		if err := cast.ConvertParallel(out, e.to, f32Bytes(x), formats.F32, cast.Options{}, workers); err != nil {
 			return 0, fmt.Errorf("tensor %q: %w", e.name, err)
 		}
 	}
 	m, err := w.Write(out)
 	return int64(m), err
+}
+
+// f32Bytes views a float32 slice as its little-endian bytes (the machines
+// mlmf runs on are little-endian, as GGUF is).
+func f32Bytes(x []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*4)
 }
 
 // permuteQK reorders the rows of a Q or K projection (or its bias) from
