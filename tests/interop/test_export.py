@@ -18,7 +18,9 @@ as transformers, every position's logits compared.
         /root/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_export.py
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -63,34 +65,80 @@ def demo_dir(repo_root):
     return d
 
 
+VARIANTS = ["llama", "mistral", "tied", "sharded"]
+
+
+def make_variant(name, demo_dir, parent):
+    """The demo checkpoint as is (llama), as a MistralForCausalLM, with tied
+    embeddings (no lm_head) or in two safetensors shards with an index. Each
+    lives in a directory named checkpoint, like the demo, so that the
+    model name both converters derive from the directory is the same."""
+    if name == "llama":
+        return demo_dir
+    from safetensors.torch import load_file, save_file
+
+    d = parent / name / "checkpoint"
+    shutil.copytree(demo_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    tensors = load_file(str(d / "model.safetensors"))
+    if name == "mistral":
+        cfg.update(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=None)
+    elif name == "tied":
+        cfg["tie_word_embeddings"] = True
+        del tensors["lm_head.weight"]
+        save_file(tensors, str(d / "model.safetensors"), metadata={"format": "pt"})
+    elif name == "sharded":
+        os.remove(d / "model.safetensors")
+        names = sorted(tensors)
+        # Blocks in the first shard, the rest (embeddings, final norm, head) in the second.
+        parts = [[n for n in names if ".layers." in n], [n for n in names if ".layers." not in n]]
+        weight_map = {}
+        for i, part in enumerate(parts):
+            fn = f"model-{i + 1:05d}-of-{len(parts):05d}.safetensors"
+            save_file({n: tensors[n] for n in part}, str(d / fn), metadata={"format": "pt"})
+            weight_map.update({n: fn for n in part})
+        total = sum(t.numel() * t.element_size() for t in tensors.values())
+        (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
+    (d / "config.json").write_text(json.dumps(cfg, indent=2))
+    return d
+
+
 @pytest.fixture(scope="module")
-def exported(mlmf, demo_dir, tmp_path_factory):
-    """mlmf's GGUF for each type."""
+def checkpoints(demo_dir, tmp_path_factory):
+    parent = tmp_path_factory.mktemp("variants")
+    return {v: make_variant(v, demo_dir, parent) for v in VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def exported(mlmf, checkpoints, tmp_path_factory):
+    """mlmf's GGUF for each variant and type."""
     out = tmp_path_factory.mktemp("export")
     files = {}
-    for t in TYPES:
-        path = out / f"mlmf-{t}.gguf"
-        mlmf.run("convert", demo_dir, path, "--to", "gguf", "--type", t)
-        files[t] = path
+    for v, d in checkpoints.items():
+        for t in TYPES:
+            path = out / f"mlmf-{v}-{t}.gguf"
+            mlmf.run("convert", d, path, "--to", "gguf", "--type", t)
+            files[v, t] = path
     return files
 
 
 @pytest.fixture(scope="module")
-def reference(exported, demo_dir, tmp_path_factory):
-    """convert_hf_to_gguf.py's GGUF for each type."""
+def reference(exported, checkpoints, tmp_path_factory):
+    """convert_hf_to_gguf.py's GGUF for each variant and type."""
     script = os.path.join(SRC, "convert_hf_to_gguf.py")
     assert os.path.isfile(script), f"no convert_hf_to_gguf.py under LLAMA_CPP_SRC={SRC}"
     out = tmp_path_factory.mktemp("reference")
     runner = out / "run_convert.py"
     runner.write_text(RUNNER)
-    pre = field(gguf.GGUFReader(exported["F32"]), "tokenizer.ggml.pre")
     files = {}
-    for t, outtype in TYPES.items():
-        path = out / f"ref-{t}.gguf"
-        res = subprocess.run([sys.executable, str(runner), SRC, str(demo_dir), str(path), outtype, pre],
-                             capture_output=True, text=True)
-        assert res.returncode == 0, f"convert_hf_to_gguf.py --outtype {outtype} failed:\n{res.stderr[-4000:]}"
-        files[t] = path
+    for v, d in checkpoints.items():
+        pre = field(gguf.GGUFReader(exported[v, "F32"]), "tokenizer.ggml.pre")
+        for t, outtype in TYPES.items():
+            path = out / f"ref-{v}-{t}.gguf"
+            res = subprocess.run([sys.executable, str(runner), SRC, str(d), str(path), outtype, pre],
+                                 capture_output=True, text=True)
+            assert res.returncode == 0, f"{v}: convert_hf_to_gguf.py --outtype {outtype} failed:\n{res.stderr[-4000:]}"
+            files[v, t] = path
     return files
 
 
@@ -104,10 +152,11 @@ def kvs(r):
     return [(k, [int(x) for x in f.types], f.contents()) for k, f in r.fields.items() if not k.startswith("GGUF.")]
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("typ", list(TYPES))
-def test_tensors_equal_convert_hf_to_gguf(exported, reference, typ):
-    got = gguf.GGUFReader(exported[typ])
-    want = gguf.GGUFReader(reference[typ])
+def test_tensors_equal_convert_hf_to_gguf(exported, reference, variant, typ):
+    got = gguf.GGUFReader(exported[variant, typ])
+    want = gguf.GGUFReader(reference[variant, typ])
     assert [t.name for t in got.tensors] == [t.name for t in want.tensors], "tensor names or order differ"
     for g, w in zip(got.tensors, want.tensors):
         assert g.tensor_type == w.tensor_type, f"{typ}: tensor {g.name}: type {g.tensor_type.name}, want {w.tensor_type.name}"
@@ -123,10 +172,11 @@ def test_tensors_equal_convert_hf_to_gguf(exported, reference, typ):
         assert t.tensor_type == expect, f"{typ}: tensor {t.name} is {t.tensor_type.name}"
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("typ", list(TYPES))
-def test_metadata_equals_convert_hf_to_gguf(exported, reference, typ):
-    got = kvs(gguf.GGUFReader(exported[typ]))
-    want = kvs(gguf.GGUFReader(reference[typ]))
+def test_metadata_equals_convert_hf_to_gguf(exported, reference, variant, typ):
+    got = kvs(gguf.GGUFReader(exported[variant, typ]))
+    want = kvs(gguf.GGUFReader(reference[variant, typ]))
     # general.* and llama.* keys: same keys, types, values and order.
     model = lambda kv: [x for x in kv if not x[0].startswith("tokenizer.")]
     assert model(got) == model(want)
@@ -141,13 +191,20 @@ def test_metadata_equals_convert_hf_to_gguf(exported, reference, typ):
     assert [x[0] for x in model(got)][:1] == ["general.architecture"]
 
 
-def transformers_logits(demo_dir, ids):
+_logits_cache = {}
+
+
+def transformers_logits(model_dir, ids):
+    key = (str(model_dir), tuple(ids))
+    if key in _logits_cache:
+        return _logits_cache[key]
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    m = transformers.AutoModelForCausalLM.from_pretrained(demo_dir, dtype=torch.float32)
+    m = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     m.eval()
     with torch.no_grad():
-        return m(torch.tensor([ids])).logits[0].numpy()
+        _logits_cache[key] = m(torch.tensor([ids])).logits[0].numpy()
+    return _logits_cache[key]
 
 
 def llama_cpp_logits(path, ids):
@@ -177,20 +234,21 @@ def token_ids(demo_dir):
 TOLERANCE = {"F32": 1e-3, "F16": 1e-2, "BF16": 1e-2, "Q8_0": 5e-2}
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("typ", list(TYPES))
-def test_llama_cpp_logits_equal_transformers(exported, demo_dir, token_ids, typ):
-    want = transformers_logits(demo_dir, token_ids)
-    got = llama_cpp_logits(exported[typ], token_ids)
+def test_llama_cpp_logits_equal_transformers(exported, checkpoints, token_ids, variant, typ):
+    want = transformers_logits(checkpoints[variant], token_ids)
+    got = llama_cpp_logits(exported[variant, typ], token_ids)
     assert got.shape == want.shape
     diff = float(np.abs(got - want).max())
-    assert diff <= TOLERANCE[typ], f"{typ}: max abs logit difference {diff} (bound {TOLERANCE[typ]})"
+    assert diff <= TOLERANCE[typ], f"{variant} {typ}: max abs logit difference {diff} (bound {TOLERANCE[typ]})"
 
 
 def test_unpermuted_export_would_fail(exported, demo_dir, token_ids, tmp_path):
     """The logit comparison can fail: undoing the Q/K permutation in mlmf's
     F32 file moves llama.cpp's logits beyond the F32 bound (the demo's
     attention is weak, so the shift is small, but several times the bound)."""
-    r = gguf.GGUFReader(exported["F32"])
+    r = gguf.GGUFReader(exported["llama", "F32"])
     heads = {"attn_q": int(field(r, "llama.attention.head_count")), "attn_k": int(field(r, "llama.attention.head_count_kv"))}
     w = gguf.GGUFWriter(str(tmp_path / "unpermuted.gguf"), "llama")
     w.kv_data[0].clear()  # the arch key comes back with the copied fields
