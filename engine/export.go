@@ -32,9 +32,9 @@ var ErrExportUnsupported = errors.New("not supported by the GGUF export")
 type ExportRequest struct {
 	Source string
 	Output string
-	// Type is the type of 2-D weights: F32, F16, BF16 or Q8_0 (Invalid
-	// means F16, the converter's default for 16-bit sources). 1-D tensors
-	// and norms are always F32.
+	// Type is the type of 2-D weights: F32, F16, BF16 or Q8_0. Invalid is
+	// the converter's "auto": BF16 when the first matrix of the source is
+	// BF16, F16 otherwise. 1-D tensors and norms are always F32.
 	Type formats.DType
 }
 
@@ -61,11 +61,7 @@ var fileTypes = map[formats.DType]uint32{formats.F32: 0, formats.F16: 1, formats
 // and writes atomically: on error or cancel Output is left as it was.
 func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress)) (*ExportResult, error) {
 	start := time.Now()
-	if req.Type == formats.Invalid {
-		req.Type = formats.F16
-	}
-	fileType, ok := fileTypes[req.Type]
-	if !ok {
+	if _, ok := fileTypes[req.Type]; !ok && req.Type != formats.Invalid {
 		return nil, fmt.Errorf("export: --type %v: %w (choose F32, F16, BF16 or Q8_0)", req.Type, ErrExportUnsupported)
 	}
 	dir := req.Source
@@ -85,6 +81,10 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	}
 	defer r.Close()
 	infos := r.Tensors()
+	if req.Type == formats.Invalid {
+		req.Type = guessType(infos)
+	}
+	fileType := fileTypes[req.Type]
 	det := mapping.Detect(mapping.DetectInput{Config: cfg, Tensors: infos})
 	if det.Arch == "" {
 		return nil, fmt.Errorf("export: %s: architecture not detected: %s", req.Source, det.Reason)
@@ -179,6 +179,23 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		return nil, err
 	}
 	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Bytes: total, Elapsed: time.Since(start)}, nil
+}
+
+// guessType is convert_hf_to_gguf.py's --outtype auto: the dtype of the
+// first tensor of at least two dimensions when it is BF16 or F16, else F16.
+func guessType(infos []formats.TensorInfo) formats.DType {
+	for _, t := range infos {
+		if len(t.Shape) < 2 {
+			continue
+		}
+		switch t.DType {
+		case formats.BF16:
+			return formats.BF16
+		case formats.F16:
+			return formats.F16
+		}
+	}
+	return formats.F16
 }
 
 func firstDim(s []int64) int64 {

@@ -152,10 +152,13 @@ func TestExportGGUFDemo(t *testing.T) {
 func TestExportGGUFTypes(t *testing.T) {
 	t.Parallel()
 	dir := demoDir(t)
-	for _, typ := range []formats.DType{formats.F16, formats.BF16, formats.Q8_0} {
+	for _, typ := range []formats.DType{formats.F16, formats.BF16, formats.Q8_0, formats.Invalid} {
 		out := filepath.Join(t.TempDir(), "demo.gguf")
 		if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Type: typ}, nil); err != nil {
 			t.Fatalf("%v: %v", typ, err)
+		}
+		if typ == formats.Invalid {
+			typ = formats.BF16 // auto: the demo is BF16
 		}
 		f, err := gguf.Open(out)
 		if err != nil {

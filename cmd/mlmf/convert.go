@@ -22,7 +22,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
 	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
-	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0; default F16); norms stay F32")
+	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0]")
@@ -95,7 +95,7 @@ func progressPrinter(tty bool, stderr io.Writer) func(engine.Progress) {
 // runExportGGUF is `mlmf convert HF_DIR OUT.gguf --to gguf --type T`.
 func runExportGGUF(ctx context.Context, src, dst, typ string, tty bool, stdout, stderr io.Writer) error {
 	req := engine.ExportRequest{Source: src, Output: dst}
-	if typ != "" {
+	if typ != "" && !strings.EqualFold(typ, "auto") {
 		d, err := formats.ParseDType(typ)
 		if err != nil {
 			return fmt.Errorf("convert: --type: %w", err)
