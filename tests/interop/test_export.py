@@ -276,3 +276,33 @@ def test_unpermuted_export_would_fail(exported, demo_dir, token_ids, tmp_path):
     got = llama_cpp_logits(tmp_path / "unpermuted.gguf", token_ids)
     diff = float(np.abs(got - want).max())
     assert diff > 3 * TOLERANCE["F32"], f"unpermuted Q/K moved the logits by only {diff}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--type", "Q4_K"], "Q4_K"),
+    (["--type", "F7"], "F7"),
+    (["--dtype", "F16"], "--type"),
+])
+def test_cli_refuses_bad_options(mlmf, demo_dir, tmp_path, args, message):
+    out = tmp_path / "out.gguf"
+    p = mlmf.run("convert", demo_dir, out, "--to", "gguf", *args, check=False)
+    assert p.returncode != 0
+    assert message in p.stderr
+    assert list(tmp_path.iterdir()) == [], "a refused conversion left files behind"
+
+
+def test_unmapped_tensor_refused_before_writing(mlmf, demo_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+    import torch
+
+    d = tmp_path / "checkpoint"
+    shutil.copytree(demo_dir, d)
+    tensors = load_file(str(d / "model.safetensors"))
+    tensors["model.layers.0.self_attn.mystery.weight"] = torch.zeros(4, 4)
+    save_file(tensors, str(d / "model.safetensors"), metadata={"format": "pt"})
+    out = tmp_path / "out"
+    out.mkdir()
+    p = mlmf.run("convert", d, out / "model.gguf", "--to", "gguf", "--type", "F16", check=False)
+    assert p.returncode != 0
+    assert "model.layers.0.self_attn.mystery.weight" in p.stderr
+    assert list(out.iterdir()) == []
