@@ -256,50 +256,84 @@ type exportData struct {
 	name         string
 	to           formats.DType
 	permuteHeads int
+	// chunkBytes bounds the F32 working buffer (rowChunkBytes when 0).
+	chunkBytes int64
 }
 
 func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 	t := e.info
-	n := t.NumElements()
 	want, err := t.DType.ByteSize(t.Shape)
-	if err != nil || want != e.src.Size() {
+	if err != nil || want != e.src.Size() || len(t.Shape) == 0 {
 		return 0, fmt.Errorf("tensor %q (%s): %d bytes for %v %v", e.name, t.Name, e.src.Size(), t.DType, t.Shape)
 	}
-	raw := make([]byte, want)
-	if _, err := io.ReadFull(io.NewSectionReader(e.src, 0, want), raw); err != nil {
-		return 0, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
+	// Rows along the first dimension, processed a bounded chunk at a time;
+	// a permuted tensor is chunked by whole heads (the permutation never
+	// crosses a head).
+	rows := t.Shape[0]
+	cols := int64(1)
+	for _, d := range t.Shape[1:] {
+		cols *= d
+	}
+	unit := int64(1)
+	if e.permuteHeads > 0 {
+		unit = rows / int64(e.permuteHeads)
+	}
+	budget := e.chunkBytes
+	if budget <= 0 {
+		budget = rowChunkBytes
+	}
+	chunk := max(unit, budget/(4*max(cols, 1))/unit*unit)
+	chunk = min(chunk, rows)
+	inRow := want / max(rows, 1)
+	outRowShape := append([]int64{1}, t.Shape[1:]...)
+	outRow, err := e.to.ByteSize(outRowShape)
+	if err != nil {
+		return 0, fmt.Errorf("tensor %q as %v: %w", e.name, e.to, err)
 	}
 	workers := runtime.GOMAXPROCS(0)
-	x := make([]float32, n)
-	if err := cast.ConvertParallel(f32Bytes(x), formats.F32, raw, t.DType, cast.Options{}, workers); err != nil {
-		return 0, fmt.Errorf("tensor %q (%s): %w", e.name, t.Name, err)
-	}
-	raw = nil
-	if e.permuteHeads > 0 {
-		x = permuteQK(x, t.Shape, e.permuteHeads)
-	}
-	size, err := e.to.ByteSize(t.Shape)
-	if err != nil {
-		return 0, fmt.Errorf("tensor %q: %w", e.name, err)
-	}
+	raw := make([]byte, chunk*inRow)
+	x := make([]float32, chunk*cols)
 	var out []byte
-	switch {
-	case e.to == formats.F32:
-		out = f32Bytes(x)
-	case e.to.IsQuantized():
-		out = make([]byte, size)
-		ne0 := t.Shape[len(t.Shape)-1]
-		if err := ggml.QuantizeParallel(out, x, e.to, int(ne0), nil, workers); err != nil {
-			return 0, fmt.Errorf("tensor %q: %w", e.name, err)
+	if e.to != formats.F32 {
+		out = make([]byte, chunk*outRow)
+	}
+	var written int64
+	for row := int64(0); row < rows; row += chunk {
+		k := min(chunk, rows-row)
+		b := raw[:k*inRow]
+		if _, err := e.src.ReadAt(b, row*inRow); err != nil && !(errors.Is(err, io.EOF) && row+k == rows) {
+			return written, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
 		}
-	default:
-		out = make([]byte, size)
-		if err := cast.ConvertParallel(out, e.to, f32Bytes(x), formats.F32, cast.Options{}, workers); err != nil {
-			return 0, fmt.Errorf("tensor %q: %w", e.name, err)
+		xs := x[:k*cols]
+		if err := cast.ConvertParallel(f32Bytes(xs), formats.F32, b, t.DType, cast.Options{}, workers); err != nil {
+			return written, fmt.Errorf("tensor %q (%s): %w", e.name, t.Name, err)
+		}
+		if e.permuteHeads > 0 {
+			xs = permuteQK(xs, []int64{k, cols}, int(k/unit))
+		}
+		var o []byte
+		switch {
+		case e.to == formats.F32:
+			o = f32Bytes(xs)
+		case e.to.IsQuantized():
+			o = out[:k*outRow]
+			ne0 := t.Shape[len(t.Shape)-1]
+			if err := ggml.QuantizeParallel(o, xs, e.to, int(ne0), nil, workers); err != nil {
+				return written, fmt.Errorf("tensor %q: %w", e.name, err)
+			}
+		default:
+			o = out[:k*outRow]
+			if err := cast.ConvertParallel(o, e.to, f32Bytes(xs), formats.F32, cast.Options{}, workers); err != nil {
+				return written, fmt.Errorf("tensor %q: %w", e.name, err)
+			}
+		}
+		m, err := w.Write(o)
+		written += int64(m)
+		if err != nil {
+			return written, err
 		}
 	}
-	m, err := w.Write(out)
-	return int64(m), err
+	return written, nil
 }
 
 // f32Bytes views a float32 slice as its little-endian bytes (the machines

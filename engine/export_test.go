@@ -250,3 +250,57 @@ func writeExtraTensor(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExportChunking checks that a tensor written a few rows (or heads) at
+// a time equals the tensor written in one piece.
+func TestExportChunking(t *testing.T) {
+	t.Parallel()
+	dir := demoDir(t)
+	r, err := formats.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	infos := map[string]formats.TensorInfo{}
+	for _, ti := range r.Tensors() {
+		infos[ti.Name] = ti
+	}
+	for _, tc := range []struct {
+		name  string
+		heads int
+	}{
+		{"model.layers.0.self_attn.q_proj.weight", 4},
+		{"model.layers.1.self_attn.k_proj.weight", 2},
+		{"model.embed_tokens.weight", 0},
+		{"model.layers.0.mlp.down_proj.weight", 0},
+		{"model.norm.weight", 0},
+	} {
+		info := infos[tc.name]
+		for _, to := range []formats.DType{formats.F32, formats.F16, formats.BF16, formats.Q8_0} {
+			if len(info.Shape) == 1 && to != formats.F32 {
+				continue
+			}
+			write := func(chunkBytes int64) []byte {
+				sr, err := r.TensorReader(tc.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b bytes.Buffer
+				e := &exportData{src: sr, info: info, name: tc.name, to: to, permuteHeads: tc.heads, chunkBytes: chunkBytes}
+				if _, err := e.WriteTo(&b); err != nil {
+					t.Fatalf("%s as %v: %v", tc.name, to, err)
+				}
+				return b.Bytes()
+			}
+			whole := write(1 << 30)
+			if size, _ := to.ByteSize(info.Shape); int64(len(whole)) != size {
+				t.Fatalf("%s as %v: %d bytes, want %d", tc.name, to, len(whole), size)
+			}
+			for _, cb := range []int64{1, 4 * info.Shape[len(info.Shape)-1] * 3} {
+				if got := write(cb); !bytes.Equal(got, whole) {
+					t.Errorf("%s as %v: written in chunks of %d bytes differs from whole", tc.name, to, cb)
+				}
+			}
+		}
+	}
+}
