@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -36,6 +37,10 @@ type ExportRequest struct {
 	// the converter's "auto": BF16 when the first matrix of the source is
 	// BF16, F16 otherwise. 1-D tensors and norms are always F32.
 	Type formats.DType
+	// NoVocab writes no tokenizer.* keys (llama.cpp cannot run such a
+	// file, but it can take a vocabulary from elsewhere); without it a
+	// directory whose tokenizer cannot be read is refused.
+	NoVocab bool
 }
 
 // ExportResult describes a finished export.
@@ -115,6 +120,9 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 			return nil, fmt.Errorf("export: %s: tensor %q is made of %d sources: %w", req.Source, pt.Name, len(pt.Sources), ErrExportUnsupported)
 		}
 		src := byName[pt.Sources[0]]
+		if pt.Shape != nil && !slices.Equal(pt.Shape, src.Shape) {
+			return nil, fmt.Errorf("export: %s: tensor %q (%s): planned shape %v differs from the source's %v: %w", req.Source, pt.Name, src.Name, pt.Shape, src.Shape, ErrExportUnsupported)
+		}
 		if !src.DType.IsFloat() {
 			return nil, fmt.Errorf("export: %s: tensor %q (%s) is %v, not a floating-point type: %w", req.Source, pt.Name, src.Name, src.DType, ErrExportUnsupported)
 		}
@@ -151,14 +159,13 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 			Data: &exportData{src: sr, info: src, name: pt.Name, to: to, permuteHeads: heads}})
 	}
 
-	kvs, err := exportKVs(dir, ec, fileType, nParams)
+	kvs, err := exportKVs(dir, ec, fileType, nParams, !req.NoVocab)
 	if err != nil {
 		return nil, err
 	}
 
 	var done int64
 	for i := range tensors {
-		i := i
 		inner := tensors[i].Data
 		tensors[i].Data = writerToFunc(func(w io.Writer) (int64, error) {
 			if err := ctx.Err(); err != nil {
@@ -369,7 +376,7 @@ func permuteQK(x []float32, shape []int64, nHead int) []float32 {
 
 // exportKVs is the metadata convert_hf_to_gguf.py writes for a LLaMA-family
 // model, in its order: general.*, the hyper-parameters, then the vocabulary.
-func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int64) ([]gguf.KV, error) {
+func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int64, vocab bool) ([]gguf.KV, error) {
 	const arch = "llama"
 	p := arch + "."
 	kvs := []gguf.KV{
@@ -417,10 +424,12 @@ func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int6
 	u32("vocab_size", c.VocabSize)
 	u32("rope.dimension_count", c.HeadSize())
 	kvs = append(kvs, gguf.Uint32("general.quantization_version", 2))
-
+	if !vocab {
+		return kvs, nil
+	}
 	v, err := tokenizer.FromDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("export: %s: vocabulary: %w", dir, err)
+		return nil, fmt.Errorf("export: %s: vocabulary: %w (--no-vocab writes the file without one)", dir, err)
 	}
 	for _, kv := range v.KVs() {
 		g, err := gguf.NewKV(kv.Key, kv.Value)

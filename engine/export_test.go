@@ -304,3 +304,45 @@ func TestExportChunking(t *testing.T) {
 		}
 	}
 }
+
+func TestExportGGUFNoVocab(t *testing.T) {
+	t.Parallel()
+	dir := demoDir(t)
+	bare := t.TempDir()
+	for _, name := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bare, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "bare.gguf")
+	_, err := ExportGGUF(context.Background(), ExportRequest{Source: bare, Output: out, Type: formats.F16}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--no-vocab") {
+		t.Fatalf("no tokenizer: err %v, want one suggesting --no-vocab", err)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+		t.Fatalf("refused export left %v", ents)
+	}
+	for _, src := range []string{bare, dir} {
+		if _, err := ExportGGUF(context.Background(), ExportRequest{Source: src, Output: out, Type: formats.F16, NoVocab: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range f.KVs() {
+			if strings.HasPrefix(kv.Key, "tokenizer.") {
+				t.Errorf("%s: --no-vocab wrote %s", src, kv.Key)
+			}
+		}
+		if len(f.Tensors()) != 21 {
+			t.Errorf("%s: %d tensors", src, len(f.Tensors()))
+		}
+		f.Close()
+	}
+}

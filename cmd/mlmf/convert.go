@@ -23,9 +23,10 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
 	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
 	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
+	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
-		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0]")
+		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -42,14 +43,14 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch *to {
 	case "safetensors":
-		if *typ != "" {
-			return fmt.Errorf("convert: --type applies to --to gguf; use --dtype for safetensors")
+		if *typ != "" || *noVocab {
+			return fmt.Errorf("convert: --type and --no-vocab apply to --to gguf; use --dtype for safetensors")
 		}
 	case "gguf":
 		if *dtype != "" || *shard != "" || *saturate {
 			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
 		}
-		return runExportGGUF(ctx, pos[0], pos[1], *typ, tty, stdout, stderr)
+		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
 	default:
 		return fmt.Errorf("convert: --to %s is not available (safetensors or gguf)", *to)
 	}
@@ -93,8 +94,7 @@ func progressPrinter(tty bool, stderr io.Writer) func(engine.Progress) {
 }
 
 // runExportGGUF is `mlmf convert HF_DIR OUT.gguf --to gguf --type T`.
-func runExportGGUF(ctx context.Context, src, dst, typ string, tty bool, stdout, stderr io.Writer) error {
-	req := engine.ExportRequest{Source: src, Output: dst}
+func runExportGGUF(ctx context.Context, req engine.ExportRequest, typ string, tty bool, stdout, stderr io.Writer) error {
 	if typ != "" && !strings.EqualFold(typ, "auto") {
 		d, err := formats.ParseDType(typ)
 		if err != nil {
@@ -115,7 +115,7 @@ func runExportGGUF(ctx context.Context, src, dst, typ string, tty bool, stdout, 
 		return err
 	}
 	secs := res.Elapsed.Seconds()
-	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", dst, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
+	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", req.Output, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
 	return nil
 }
 
