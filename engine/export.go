@@ -152,11 +152,17 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		if err != nil {
 			return nil, err
 		}
+		var view []byte
+		if v, ok := r.(viewer); ok {
+			if b, err := v.View(src.Name); err == nil && int64(len(b)) == sr.Size() {
+				view = b
+			}
+		}
 		nParams += src.NumElements()
 		total += size
 		sizes = append(sizes, size)
 		tensors = append(tensors, formats.Tensor{Name: pt.Name, DType: to, Shape: append([]int64(nil), src.Shape...),
-			Data: &exportData{src: sr, info: src, name: pt.Name, to: to, permuteHeads: heads}})
+			Data: &exportData{src: sr, view: view, info: src, name: pt.Name, to: to, permuteHeads: heads}})
 	}
 
 	kvs, err := exportKVs(dir, ec, fileType, nParams, !req.NoVocab)
@@ -255,10 +261,19 @@ func exportType(name string, shape []int64, want formats.DType) formats.DType {
 	return want
 }
 
+// viewer is a reader that maps tensors (safetensors files and shards).
+type viewer interface {
+	View(name string) ([]byte, error)
+}
+
 // exportData produces one tensor: the source converted to F32, permuted,
 // then encoded in the target type.
 type exportData struct {
-	src          *io.SectionReader
+	src *io.SectionReader
+	// view is the tensor's mapped bytes when the reader has them: chunks
+	// are read from it and their pages dropped once written, so resident
+	// memory stays bounded by the working chunk.
+	view         []byte
 	info         formats.TensorInfo
 	name         string
 	to           formats.DType
@@ -298,7 +313,10 @@ func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("tensor %q as %v: %w", e.name, e.to, err)
 	}
 	workers := runtime.GOMAXPROCS(0)
-	raw := make([]byte, chunk*inRow)
+	var raw []byte
+	if e.view == nil {
+		raw = make([]byte, chunk*inRow)
+	}
 	x := make([]float32, chunk*cols)
 	var out []byte
 	if e.to != formats.F32 {
@@ -307,9 +325,14 @@ func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for row := int64(0); row < rows; row += chunk {
 		k := min(chunk, rows-row)
-		b := raw[:k*inRow]
-		if _, err := e.src.ReadAt(b, row*inRow); err != nil && !(errors.Is(err, io.EOF) && row+k == rows) {
-			return written, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
+		var b []byte
+		if e.view != nil {
+			b = e.view[row*inRow : (row+k)*inRow]
+		} else {
+			b = raw[:k*inRow]
+			if _, err := e.src.ReadAt(b, row*inRow); err != nil && !(errors.Is(err, io.EOF) && row+k == rows) {
+				return written, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
+			}
 		}
 		xs := x[:k*cols]
 		if err := cast.ConvertParallel(f32Bytes(xs), formats.F32, b, t.DType, cast.Options{}, workers); err != nil {
@@ -338,6 +361,9 @@ func (e *exportData) WriteTo(w io.Writer) (int64, error) {
 		written += int64(m)
 		if err != nil {
 			return written, err
+		}
+		if e.view != nil {
+			dropPages(b)
 		}
 	}
 	return written, nil

@@ -280,25 +280,37 @@ func TestExportChunking(t *testing.T) {
 			if len(info.Shape) == 1 && to != formats.F32 {
 				continue
 			}
-			write := func(chunkBytes int64) []byte {
+			write := func(chunkBytes int64, mapped bool) []byte {
 				sr, err := r.TensorReader(tc.name)
 				if err != nil {
 					t.Fatal(err)
 				}
+				var view []byte
+				if mapped {
+					v, ok := r.(viewer)
+					if !ok {
+						t.Fatalf("%T maps no tensors", r)
+					}
+					if view, err = v.View(tc.name); err != nil {
+						t.Fatal(err)
+					}
+				}
 				var b bytes.Buffer
-				e := &exportData{src: sr, info: info, name: tc.name, to: to, permuteHeads: tc.heads, chunkBytes: chunkBytes}
+				e := &exportData{src: sr, view: view, info: info, name: tc.name, to: to, permuteHeads: tc.heads, chunkBytes: chunkBytes}
 				if _, err := e.WriteTo(&b); err != nil {
 					t.Fatalf("%s as %v: %v", tc.name, to, err)
 				}
 				return b.Bytes()
 			}
-			whole := write(1 << 30)
+			whole := write(1<<30, false)
 			if size, _ := to.ByteSize(info.Shape); int64(len(whole)) != size {
 				t.Fatalf("%s as %v: %d bytes, want %d", tc.name, to, len(whole), size)
 			}
-			for _, cb := range []int64{1, 4 * info.Shape[len(info.Shape)-1] * 3} {
-				if got := write(cb); !bytes.Equal(got, whole) {
-					t.Errorf("%s as %v: written in chunks of %d bytes differs from whole", tc.name, to, cb)
+			for _, cb := range []int64{1, 4 * info.Shape[len(info.Shape)-1] * 3, 1 << 30} {
+				for _, mapped := range []bool{false, true} {
+					if got := write(cb, mapped); !bytes.Equal(got, whole) {
+						t.Errorf("%s as %v: written in chunks of %d bytes (mapped %v) differs from whole", tc.name, to, cb, mapped)
+					}
 				}
 			}
 		}
