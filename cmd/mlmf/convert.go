@@ -21,9 +21,12 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dtype := fs.String("dtype", "", "cast floating-point tensors to this dtype (F32, F16, BF16, F64, F8_E4M3, F8_E5M2)")
 	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
-	to := fs.String("to", "safetensors", "target format (safetensors)")
+	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
+	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
+	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
+		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -34,8 +37,22 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errUsage
 	}
-	if *to != "safetensors" {
-		return fmt.Errorf("convert: --to %s is not available yet (only safetensors)", *to)
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	switch *to {
+	case "safetensors":
+		if *typ != "" || *noVocab {
+			return fmt.Errorf("convert: --type and --no-vocab apply to --to gguf; use --dtype for safetensors")
+		}
+	case "gguf":
+		if *dtype != "" || *shard != "" || *saturate {
+			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
+		}
+		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
+	default:
+		return fmt.Errorf("convert: --to %s is not available (safetensors or gguf)", *to)
 	}
 	req := engine.ConvertRequest{Source: pos[0], Output: pos[1], Saturate: *saturate}
 	if *dtype != "" {
@@ -52,17 +69,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		req.ShardSize = n
 	}
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
-	res, err := engine.Convert(ctx, req, func(p engine.Progress) {
-		if tty {
-			fmt.Fprintf(stderr, "\r%s %3d%%  %d/%d tensors", bar(p.Bytes, p.TotalBytes, 30), percent(p.Bytes, p.TotalBytes), p.Index, p.Count)
-		} else if p.Index == p.Count || p.Index%100 == 0 {
-			fmt.Fprintf(stderr, "progress %d/%d tensors %d/%d bytes\n", p.Index, p.Count, p.Bytes, p.TotalBytes)
-		}
-	})
+	res, err := engine.Convert(ctx, req, progressPrinter(tty, stderr))
 	if tty {
 		fmt.Fprintln(stderr)
 	}
@@ -72,6 +79,43 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	secs := res.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "wrote %s: %d tensors (%d cast), %s in %.2fs (%.0f MB/s)\n",
 		strings.Join(res.Files, ", "), res.Tensors, res.Converted, humanBytes(res.Bytes), secs, float64(res.Bytes)/1e6/max(secs, 1e-9))
+	return nil
+}
+
+// progressPrinter draws a bar on a terminal and plain lines otherwise.
+func progressPrinter(tty bool, stderr io.Writer) func(engine.Progress) {
+	return func(p engine.Progress) {
+		if tty {
+			fmt.Fprintf(stderr, "\r%s %3d%%  %d/%d tensors", bar(p.Bytes, p.TotalBytes, 30), percent(p.Bytes, p.TotalBytes), p.Index, p.Count)
+		} else if p.Index == p.Count || p.Index%100 == 0 {
+			fmt.Fprintf(stderr, "progress %d/%d tensors %d/%d bytes\n", p.Index, p.Count, p.Bytes, p.TotalBytes)
+		}
+	}
+}
+
+// runExportGGUF is `mlmf convert HF_DIR OUT.gguf --to gguf --type T`.
+func runExportGGUF(ctx context.Context, req engine.ExportRequest, typ string, tty bool, stdout, stderr io.Writer) error {
+	if typ != "" && !strings.EqualFold(typ, "auto") {
+		d, err := formats.ParseDType(typ)
+		if err != nil {
+			return fmt.Errorf("convert: --type: %w", err)
+		}
+		switch d {
+		case formats.F32, formats.F16, formats.BF16, formats.Q8_0:
+		default:
+			return fmt.Errorf("convert: --type %s: choose F32, F16, BF16 or Q8_0", typ)
+		}
+		req.Type = d
+	}
+	res, err := engine.ExportGGUF(ctx, req, progressPrinter(tty, stderr))
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	secs := res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", req.Output, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
 	return nil
 }
 
