@@ -95,23 +95,7 @@ func Convert(ctx context.Context, req ConvertRequest, progress func(Progress)) (
 	}
 	res.Bytes = total
 
-	// Progress is reported as tensors are consumed by the writer.
-	var done int64
-	for i := range tensors {
-		i := i
-		inner := tensors[i].Data
-		tensors[i].Data = writerToFunc(func(w io.Writer) (int64, error) {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-			n, err := inner.WriteTo(w)
-			done += outSizes[i]
-			if progress != nil && err == nil {
-				progress(Progress{Tensor: infos[i].Name, Index: i + 1, Count: len(infos), Bytes: done, TotalBytes: total, Elapsed: time.Since(start)})
-			}
-			return n, err
-		})
-	}
+	trackProgress(ctx, tensors, outSizes, start, progress)
 	meta := map[string]string{}
 	for k, v := range r.Metadata() {
 		if s, ok := v.(string); ok {
@@ -136,10 +120,6 @@ func Convert(ctx context.Context, req ConvertRequest, progress func(Progress)) (
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
-
-type writerToFunc func(w io.Writer) (int64, error)
-
-func (f writerToFunc) WriteTo(w io.Writer) (int64, error) { return f(w) }
 
 // castData converts a tensor chunk by chunk as it is written.
 type castData struct {

@@ -170,26 +170,12 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		return nil, err
 	}
 
-	var done int64
-	for i := range tensors {
-		inner := tensors[i].Data
-		tensors[i].Data = writerToFunc(func(w io.Writer) (int64, error) {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-			n, err := inner.WriteTo(w)
-			if err != nil {
-				return n, fmt.Errorf("export: %s: %w", req.Source, err)
-			}
-			done += sizes[i]
-			if progress != nil {
-				progress(Progress{Tensor: tensors[i].Name, Index: i + 1, Count: len(tensors), Bytes: done, TotalBytes: total, Elapsed: time.Since(start)})
-			}
-			return n, nil
-		})
-	}
+	trackProgress(ctx, tensors, sizes, start, progress)
 	if err := gguf.Write(ctx, req.Output, kvs, tensors); err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("export: %s: %w", req.Source, err)
 	}
 	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Bytes: total, Elapsed: time.Since(start)}, nil
 }

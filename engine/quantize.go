@@ -92,7 +92,6 @@ func Quantize(ctx context.Context, req QuantizeRequest, progress func(Progress))
 	}
 	res.OutBytes = total
 
-	var done int64
 	tensors := make([]formats.Tensor, len(decisions))
 	for i, d := range decisions {
 		t := infos[d.Name]
@@ -122,20 +121,9 @@ func Quantize(ctx context.Context, req QuantizeRequest, progress func(Progress))
 			}
 			data = qd
 		}
-		i := i
-		inner := data
-		tensors[i] = formats.Tensor{Name: d.Name, DType: d.To, Shape: t.Shape, Data: writerToFunc(func(w io.Writer) (int64, error) {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-			n, err := inner.WriteTo(w)
-			done += sizes[i]
-			if progress != nil && err == nil {
-				progress(Progress{Tensor: d.Name, Index: i + 1, Count: len(decisions), Bytes: done, TotalBytes: total, Elapsed: time.Since(start)})
-			}
-			return n, err
-		})}
+		tensors[i] = formats.Tensor{Name: d.Name, DType: d.To, Shape: t.Shape, Data: data}
 	}
+	trackProgress(ctx, tensors, sizes, start, progress)
 	if req.KeepSplit && f.Splits() > 1 {
 		// One output split per input split, with the input's tensor counts.
 		maxTensors := 0
