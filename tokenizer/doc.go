@@ -54,5 +54,6 @@ package tokenizer
 // SentencePiece models), except for unigram models with byte tokens, where
 // it follows sentencepiece's byte fallback (llama.cpp emits <unk>).
 // NewHFEncoder follows the tokenizers library where it differs from llama.cpp
-// (Metaspace prefix rules). WordPiece vocabularies are read, written and
-// exported but not encoded (llama.cpp's WPM needs Unicode NFD tables).
+// (Metaspace prefix rules). WordPiece vocabularies encode as llama.cpp's WPM
+// tokenizer does (greedy longest match after its BERT pre-tokenization, with
+// the tokenizer.ggml.normalizer.* flags; NFD from golang.org/x/text).

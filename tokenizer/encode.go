@@ -23,6 +23,7 @@ type Encoder struct {
 	specials     []int32 // CONTROL/USER_DEFINED/UNKNOWN ids, longest text first
 	byteTok      [256]int32
 	maxTokLen    int
+	maxTokBytes  int // longest token text in bytes (WordPiece search window)
 	unkScore     float64
 	charsmap     *charsmap // unigram normalisation rules, nil when none
 	// metaspace, when set, makes llama vocabularies follow the tokenizers
@@ -45,6 +46,7 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 		if n := utf8.RuneCountInString(v.Tokens[i]); n > e.maxTokLen {
 			e.maxTokLen = n
 		}
+		e.maxTokBytes = max(e.maxTokBytes, len(v.Tokens[i]))
 	}
 	for i := range e.byteTok {
 		e.byteTok[i] = NoToken
@@ -108,6 +110,10 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 				}
 				e.charsmap = cm
 			}
+		}
+	case ModelBert:
+		if v.UNK < 0 {
+			return nil, fmt.Errorf("tokenizer: WordPiece vocabulary without an unknown token: %w", ErrSpecialToken)
 		}
 	default:
 		return nil, fmt.Errorf("tokenizer: encoding %q vocabularies: %w", v.Model, ErrUnsupported)
@@ -202,6 +208,8 @@ func (e *Encoder) Encode(text string, parseSpecial bool) []int32 {
 			out = e.encodeSPM(strings.ReplaceAll(s, " ", "\u2581"), out)
 		case ModelT5:
 			out = e.encodeUGM(e.normalizeUGM(f.text, prevSpecial), out)
+		case ModelBert:
+			out = e.encodeWPM(f.text, out)
 		}
 		prevSpecial = false
 	}

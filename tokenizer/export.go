@@ -180,8 +180,15 @@ func ExportHF(v *Vocab) (*HFFiles, error) {
 		if v.UNK != NoToken {
 			unk = v.Tokens[v.UNK]
 		}
-		// llama.cpp's WPM tokenizer lowercases; GGUF keeps no casing flag.
-		norm = obj{{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true}, {"strip_accents", nil}, {"lowercase", true}}
+		// The normalizer flags when the GGUF has them; files written before
+		// tokenizer.ggml.normalizer.* existed came from llama.cpp versions
+		// whose WPM tokenizer always lowercased and stripped accents.
+		lower := v.NormLowercase == nil || *v.NormLowercase
+		var strip any // null: follow lowercase
+		if v.NormStripAccents != nil {
+			strip = *v.NormStripAccents
+		}
+		norm = obj{{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true}, {"strip_accents", strip}, {"lowercase", lower}}
 		pre = obj{{"type", "BertPreTokenizer"}}
 		dec = obj{{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}
 		model = obj{{"type", "WordPiece"}, {"unk_token", unk}, {"continuing_subword_prefix", "##"}, {"max_input_chars_per_word", 100}, {"vocab", vocab}}

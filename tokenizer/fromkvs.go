@@ -61,7 +61,7 @@ func FromKVs(kvs []KV) (*Vocab, error) {
 					*s.id = int32(n)
 				}
 			}
-		case KeyAddBOS, KeyAddEOS, KeyAddSEP, KeyAddSpacePrefix, KeyRemoveExtraWS:
+		case KeyAddBOS, KeyAddEOS, KeyAddSEP, KeyAddSpacePrefix, KeyRemoveExtraWS, KeyNormLowercase, KeyNormStrip:
 			b, ok := kv.Value.(bool)
 			if !ok {
 				err = fmt.Errorf("tokenizer: %s is %T, not bool: %w", kv.Key, kv.Value, ErrCorrupt)
@@ -77,6 +77,10 @@ func FromKVs(kvs []KV) (*Vocab, error) {
 				v.AddSpacePrefix = boolp(b)
 			case KeyRemoveExtraWS:
 				v.RemoveExtraWhitespaces = boolp(b)
+			case KeyNormLowercase:
+				v.NormLowercase = boolp(b)
+			case KeyNormStrip:
+				v.NormStripAccents = boolp(b)
 			}
 		case KeyCharsmap:
 			var is []int64

@@ -67,6 +67,9 @@ func (d *Dir) specialVocab(v *Vocab, nVocab int) error {
 
 	t := d.TokenizerJSON
 	if t != nil {
+		if err := normalizerFlags(v, t.Normalizer); err != nil {
+			return fmt.Errorf("tokenizer: %s/tokenizer.json: normalizer: %w", d.Path, err)
+		}
 		bos, cls, eos, sep := tokens["bos"], tokens["cls"], tokens["eos"], tokens["sep"]
 		if bos == "" && cls != "" && haveConfig {
 			tokens["bos"], bos = cls, cls
@@ -312,4 +315,57 @@ func postProcessors(raw json.RawMessage) []processor {
 		return p.Processors
 	}
 	return []processor{p}
+}
+
+// normalizerFlags is gguf-py's SpecialVocab._parse_normalizer: Lowercase and
+// StripAccents normalizers set the flags, a BertNormalizer sets each flag it
+// names (null unsets it), and a Sequence is read in order.
+func normalizerFlags(v *Vocab, raw json.RawMessage) error {
+	if isNull(raw) {
+		return nil
+	}
+	var n struct {
+		Type         string            `json:"type"`
+		Lowercase    json.RawMessage   `json:"lowercase"`
+		StripAccents json.RawMessage   `json:"strip_accents"`
+		Normalizers  []json.RawMessage `json:"normalizers"`
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrCorrupt)
+	}
+	flag := func(r json.RawMessage) (*bool, error) {
+		if isNull(r) {
+			return nil, nil
+		}
+		var b bool
+		if err := json.Unmarshal(r, &b); err != nil {
+			return nil, fmt.Errorf("%s is not a boolean: %w", r, ErrCorrupt)
+		}
+		return &b, nil
+	}
+	var err error
+	switch n.Type {
+	case "Lowercase":
+		v.NormLowercase = boolp(true)
+	case "StripAccents":
+		v.NormStripAccents = boolp(true)
+	case "BertNormalizer":
+		if n.Lowercase != nil {
+			if v.NormLowercase, err = flag(n.Lowercase); err != nil {
+				return err
+			}
+		}
+		if n.StripAccents != nil {
+			if v.NormStripAccents, err = flag(n.StripAccents); err != nil {
+				return err
+			}
+		}
+	case "Sequence":
+		for _, x := range n.Normalizers {
+			if err := normalizerFlags(v, x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

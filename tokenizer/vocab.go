@@ -83,6 +83,12 @@ type Vocab struct {
 	RemoveExtraWhitespaces *bool
 	PrecompiledCharsmap    []byte
 
+	// NormLowercase and NormStripAccents are the tokenizer.json normalizer's
+	// Lowercase / StripAccents / BertNormalizer flags as gguf-py's
+	// SpecialVocab reads them (tokenizer.ggml.normalizer.*); nil when the
+	// source does not say. llama.cpp's WordPiece tokenizer obeys them.
+	NormLowercase, NormStripAccents *bool
+
 	// TokenTypeCount is tokenizer.ggml.token_type_count (BERT segment types);
 	// 0 = not written.
 	TokenTypeCount uint32
@@ -134,6 +140,8 @@ const (
 	KeyAddBOS         = "tokenizer.ggml.add_bos_token"
 	KeyAddEOS         = "tokenizer.ggml.add_eos_token"
 	KeyAddSEP         = "tokenizer.ggml.add_sep_token"
+	KeyNormLowercase  = "tokenizer.ggml.normalizer.lowercase"
+	KeyNormStrip      = "tokenizer.ggml.normalizer.strip_accents"
 	KeyChatTemplate   = "tokenizer.chat_template"
 	KeyChatTemplates  = "tokenizer.chat_templates"
 )
@@ -230,6 +238,12 @@ func (v *Vocab) KVs() []KV {
 		add(KeyAddSEP, *v.AddSEP)
 	}
 	kvs = append(kvs, chatTemplateKVs(v.ChatTemplates)...)
+	if v.NormLowercase != nil {
+		add(KeyNormLowercase, *v.NormLowercase)
+	}
+	if v.NormStripAccents != nil {
+		add(KeyNormStrip, *v.NormStripAccents)
+	}
 	return kvs
 }
 

@@ -352,6 +352,37 @@ def _special_kvs(d: pathlib.Path, kvs: dict, n_vocab, load_merges: bool) -> None
             kvs["tokenizer.chat_templates"] = sorted(set(names_))
 
 
+def _normalizer_kvs(d: pathlib.Path, kvs: dict) -> None:
+    """The normalizer flags the gguf-py vendored in llama.cpp (the pinned
+    sdist) writes (SpecialVocab._parse_normalizer); PyPI gguf 0.19.0 predates
+    them. test_tokenizer.test_normalizer_flags_match_vendored_gguf_py checks
+    this port against the vendored code itself."""
+    f = d / "tokenizer.json"
+    if not f.is_file():
+        return
+    flags = {}
+
+    def parse(n):
+        t = n.get("type")
+        if t == "Lowercase":
+            flags["lowercase"] = True
+        elif t == "StripAccents":
+            flags["strip_accents"] = True
+        elif t == "BertNormalizer":
+            for k in ("lowercase", "strip_accents"):
+                if k in n:
+                    flags[k] = n[k]
+        elif t == "Sequence":
+            for x in n.get("normalizers", []):
+                parse(x)
+
+    if norm := json.loads(f.read_text(encoding="utf-8")).get("normalizer"):
+        parse(norm)
+    for k in ("lowercase", "strip_accents"):
+        if flags.get(k) is not None:
+            kvs["tokenizer.ggml.normalizer." + k] = flags[k]
+
+
 def reference_kvs_spm(d: pathlib.Path) -> dict:
     import sentencepiece as spm
     from sentencepiece import sentencepiece_model_pb2 as pb
@@ -397,6 +428,7 @@ def reference_kvs_spm(d: pathlib.Path) -> dict:
         if proto.normalizer_spec.precompiled_charsmap:
             kvs["tokenizer.ggml.precompiled_charsmap"] = list(proto.normalizer_spec.precompiled_charsmap)
     _special_kvs(d, kvs, len(tokens), False)
+    _normalizer_kvs(d, kvs)
     # mlmf's documented difference: ids SpecialVocab leaves unset come from the model's trainer_spec.
     for key, tid in (("unknown_token_id", sp.unk_id()), ("bos_token_id", sp.bos_id()), ("eos_token_id", sp.eos_id()), ("padding_token_id", sp.pad_id())):
         if 0 <= tid < len(tokens):
@@ -439,6 +471,7 @@ def reference_kvs_base(d: pathlib.Path, model: str, pre: str) -> dict:
     kvs["tokenizer.ggml.tokens"] = tokens
     kvs["tokenizer.ggml.token_type"] = types
     _special_kvs(d, kvs, len(tokens) if model == "bert" else None, model == "gpt2")
+    _normalizer_kvs(d, kvs)
     return kvs
 
 

@@ -14,6 +14,7 @@ tiny Go program tokenizer/internal/tokcheck reports what mlmf makes of them:
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def expected(d: pathlib.Path) -> dict:
     return json.loads((d / "expected.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", SPM + BYTE_LEVEL)
+@pytest.mark.parametrize("name", SPM + BYTE_LEVEL + ["bert-wordpiece"])
 def test_encodings_match_reference(tokcheck, fresh, name):
     d = fresh / name
     got = run_tokcheck(tokcheck, d)
@@ -106,6 +107,30 @@ def test_special_vocab_sees_what_we_see(tokcheck, fresh):
     assert ours["tokenizer.ggml.eos_token_id"] == sv.special_token_ids["eos"]
     assert ours["tokenizer.ggml.padding_token_id"] == sv.special_token_ids["pad"]
     assert ours["tokenizer.chat_template"] == sv.chat_template[0]["template"]
+
+
+def test_normalizer_flags_match_vendored_gguf_py(tokcheck, fresh):
+    """tokenizer.ggml.normalizer.* as the gguf-py vendored in the pinned
+    llama.cpp (the code convert_hf_to_gguf.py runs) sets them; PyPI gguf
+    0.19.0 predates the keys. Run in a child process so the vendored gguf-py
+    does not meet the PyPI one."""
+    src = os.environ.get("LLAMA_CPP_SRC", os.path.expanduser("~/.cache/mlmf/venv/llama.cpp"))
+    if not os.path.isfile(os.path.join(src, "gguf-py", "gguf", "vocab.py")):
+        pytest.skip("needs LLAMA_CPP_SRC with gguf-py")
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import gguf; "
+            "sv = gguf.SpecialVocab(sys.argv[2]); "
+            "print(json.dumps([sv.normalizer_lowercase, sv.normalizer_strip_accents]))")
+    seen = {}
+    for name in ALL:
+        if not (fresh / name / "tokenizer.json").is_file():
+            continue
+        p = subprocess.run([sys.executable, "-c", code, os.path.join(src, "gguf-py"), str(fresh / name)],
+                           capture_output=True, text=True, check=True)
+        lower, strip = seen[name] = json.loads(p.stdout.strip().splitlines()[-1])
+        ours = {kv["key"]: kv["value"] for kv in run_tokcheck(tokcheck, fresh / name)["kvs"]}
+        assert ours.get("tokenizer.ggml.normalizer.lowercase") == lower, name
+        assert ours.get("tokenizer.ggml.normalizer.strip_accents") == strip, name
+    assert seen["bert-wordpiece"][0] is True  # an uncased BERT: the case this matters for
 
 
 def test_unknown_pre_tokenizer_refused(tokcheck, fresh):
@@ -302,7 +327,7 @@ def write_vocab_gguf(path: pathlib.Path, kvs: list) -> None:
 LLAMA_CPP_UGM_DIVERGES = {"emoji 🙂👍🏽 party 🎉", "line one\nline two\n\nline four", " "}
 
 
-@pytest.mark.parametrize("name", BYTE_LEVEL + SPM)
+@pytest.mark.parametrize("name", BYTE_LEVEL + SPM + ["bert-wordpiece"])
 def test_llama_cpp_tokenizes_like_us(tokcheck, fresh, tmp_path, name):
     """llama.cpp (llama-cpp-python, vocab_only) loads a GGUF carrying our KVs
     and tokenizes the prompts into our ids, which the tests above tie to the
