@@ -69,6 +69,7 @@ func Quantize(ctx context.Context, req QuantizeRequest, progress func(Progress))
 		imInfo = &quant.ImatrixInfo{File: req.Imatrix, Datasets: im.Datasets, Entries: len(im.Values), ChunkCount: im.ChunkCount}
 		req.Options.HasImatrix = true
 	}
+	req.Options.KeepSplit = req.KeepSplit
 	decisions, err := quant.PlanModel(model, req.Options)
 	if err != nil {
 		return nil, err
@@ -125,16 +126,17 @@ func Quantize(ctx context.Context, req QuantizeRequest, progress func(Progress))
 	}
 	trackProgress(ctx, tensors, sizes, start, progress)
 	if req.KeepSplit && f.Splits() > 1 {
-		// One output split per input split, with the input's tensor counts.
-		maxTensors := 0
-		for _, kv := range f.KVs() {
-			if kv.Key == gguf.KeySplitTensorsCount {
-				if n, ok := f.Uint(kv.Key); ok {
-					maxTensors = int((n + uint64(f.Splits()) - 1) / uint64(f.Splits()))
-				}
-			}
+		// One output split per input split, each with the input split's
+		// tensors, as llama_model_quantize with keep_split writes them.
+		splitOf := map[string]int{}
+		for _, t := range f.TensorInfos() {
+			splitOf[t.Name] = t.Split
 		}
-		files, err := gguf.WriteSplit(ctx, trimSplitSuffix(req.Output), kvs, tensors, gguf.SplitOptions{MaxTensors: maxTensors})
+		assign := make([]int, len(decisions))
+		for i, d := range decisions {
+			assign[i] = splitOf[d.Name]
+		}
+		files, err := gguf.WriteSplit(ctx, trimSplitSuffix(req.Output), kvs, tensors, gguf.SplitOptions{Assign: assign, QuantizeKeyOrder: true})
 		if err != nil {
 			return nil, err
 		}

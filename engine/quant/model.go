@@ -16,6 +16,11 @@ func ModelFromGGUF(f *gguf.File) (Model, error) {
 		return Model{}, fmt.Errorf("quant: %s: no general.architecture: %w", f.Name(), ErrInvalid)
 	}
 	m := Model{Arch: arch, Tensors: f.Tensors()}
+	if f.Splits() > 1 {
+		for _, t := range f.TensorInfos() {
+			m.Splits = append(m.Splits, t.Split)
+		}
+	}
 	n, ok := f.Uint(arch + ".block_count")
 	if !ok || n == 0 || n > 1<<20 {
 		return Model{}, fmt.Errorf("quant: %s: %s.block_count missing or invalid: %w", f.Name(), arch, ErrInvalid)

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -19,6 +20,9 @@ type Model struct {
 	NHead   int // {arch}.attention.head_count (of layer 0)
 	NHeadKV int // {arch}.attention.head_count_kv (of layer 0)
 	Tensors []formats.TensorInfo
+	// Splits is the index of the split file holding each tensor of a
+	// split model (nil for one file); KeepSplit plans in split order.
+	Splits []int
 }
 
 // nGQA is llama_hparams::n_gqa(0).
@@ -112,6 +116,10 @@ type Options struct {
 	// DryRun plans without failing when a type needs an importance matrix
 	// that is not there (Decision.RequiresImatrix tells which).
 	DryRun bool
+	// KeepSplit is --keep-split: with Model.Splits set, tensors are planned
+	// and written in split order (split, then offset), as llama.cpp sorts
+	// them for one output split per input split.
+	KeepSplit bool
 }
 
 // Decision is the type chosen for one tensor.
@@ -749,6 +757,22 @@ func LlamaOrder(tensors []formats.TensorInfo) []int {
 	return idx
 }
 
+// SplitOrder is the order llama-quantize --keep-split processes and writes
+// the tensors of a split model in: by split, then by offset in the split.
+func SplitOrder(tensors []formats.TensorInfo, splits []int) []int {
+	idx := make([]int, len(tensors))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if splits[a] != splits[b] {
+			return splits[a] - splits[b]
+		}
+		return cmp.Compare(tensors[a].Offset, tensors[b].Offset)
+	})
+	return idx
+}
+
 // PlanModel chooses the output type of every tensor of m. Decisions come in
 // LlamaOrder, the order llama-quantize writes the tensors. It fails where
 // llama-quantize would: an unknown preset, a tensor the rules cannot place,
@@ -784,6 +808,9 @@ func PlanModel(m Model, opt Options) ([]Decision, error) {
 		s.patterns = append(s.patterns, re)
 	}
 	order := LlamaOrder(m.Tensors)
+	if opt.KeepSplit && m.Splits != nil && len(m.Splits) == len(m.Tensors) {
+		order = SplitOrder(m.Tensors, m.Splits)
+	}
 	// init_quantize_state_counters
 	for _, i := range order {
 		name := m.Tensors[i].Name

@@ -336,6 +336,11 @@ func TestSplitPlan(t *testing.T) {
 		{"by size exact", ts(32, 32, 32), gguf.SplitOptions{MaxBytes: 64}, [][]int{{0, 1}, {2}}, ""},
 		{"tensor larger than split", ts(10, 200), gguf.SplitOptions{MaxBytes: 100}, [][]int{{0}, {1}}, ""},
 		{"first tensor larger than split", ts(200), gguf.SplitOptions{MaxBytes: 100}, nil, "would hold no tensors"},
+		{"assigned", ts(1, 1, 1, 1), gguf.SplitOptions{Assign: []int{0, 1, 1, 2}}, [][]int{{0}, {1, 2}, {3}}, ""},
+		{"assigned, empty first", ts(1, 1), gguf.SplitOptions{Assign: []int{1, 1}}, [][]int{{}, {0, 1}}, ""},
+		{"assigned, empty middle", ts(1, 1), gguf.SplitOptions{Assign: []int{0, 2}}, nil, "would hold no tensors"},
+		{"assigned, out of order", ts(1, 1, 1), gguf.SplitOptions{Assign: []int{0, 1, 0}}, nil, "out of order"},
+		{"assigned, wrong count", ts(1, 1), gguf.SplitOptions{Assign: []int{0}}, nil, "split indices"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

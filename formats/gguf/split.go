@@ -25,6 +25,14 @@ type SplitOptions struct {
 	// NoTensorFirstSplit is --no-tensor-first-split: the first split holds
 	// the metadata only.
 	NoTensorFirstSplit bool
+	// Assign, when set, gives the split of each tensor instead (a split
+	// index per tensor, non-decreasing from 0; only the first split may be
+	// empty): llama-quantize --keep-split keeps the input's cut.
+	Assign []int
+	// QuantizeKeyOrder writes split.no, split.count, split.tensors.count, the
+	// order llama_model_quantize appends them in (gguf-split's is split.no,
+	// split.tensors.count, split.count).
+	QuantizeKeyOrder bool
 }
 
 // SplitPlan assigns tensors to splits as gguf-split does: it returns, for
@@ -32,6 +40,9 @@ type SplitOptions struct {
 func SplitPlan(tensors []formats.Tensor, opt SplitOptions) ([][]int, error) {
 	if opt.MaxBytes < 0 || opt.MaxTensors < 0 {
 		return nil, fmt.Errorf("gguf: split limits must be positive: %w", ErrCorrupt)
+	}
+	if opt.Assign != nil {
+		return assignedSplits(tensors, opt.Assign)
 	}
 	maxT := opt.MaxTensors
 	if maxT == 0 {
@@ -80,6 +91,30 @@ func SplitPlan(tensors []formats.Tensor, opt SplitOptions) ([][]int, error) {
 	return splits, nil
 }
 
+// assignedSplits checks and groups an explicit split assignment.
+func assignedSplits(tensors []formats.Tensor, assign []int) ([][]int, error) {
+	if len(assign) != len(tensors) {
+		return nil, fmt.Errorf("gguf: %d split indices for %d tensors: %w", len(assign), len(tensors), ErrCorrupt)
+	}
+	var splits [][]int
+	for i, s := range assign {
+		if s < 0 || s > 99998 || len(splits) > 0 && s < len(splits)-1 {
+			return nil, fmt.Errorf("gguf: tensor %q: split %d out of order: %w", tensors[i].Name, s, ErrCorrupt)
+		}
+		for len(splits) <= s {
+			if len(splits) > 1 && len(splits[len(splits)-1]) == 0 {
+				return nil, fmt.Errorf("gguf: split %d would hold no tensors: %w", len(splits), ErrCorrupt)
+			}
+			splits = append(splits, []int{})
+		}
+		splits[s] = append(splits[s], i)
+	}
+	if len(splits) == 0 {
+		splits = [][]int{{}}
+	}
+	return splits, nil
+}
+
 // WriteSplit writes a model as gguf-split does: files PREFIX-00001-of-0000N.gguf
 // …, the first holding all of kvs, every one holding split.no (uint16),
 // split.tensors.count (int32) and split.count (uint16) in that order — the
@@ -120,10 +155,17 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 		if i == 0 {
 			fkvs = append(fkvs, base...) // only the first split carries the metadata
 		}
-		fkvs = append(fkvs,
-			Uint16(KeySplitNo, uint16(i)),
-			Int32(KeySplitTensorsCount, int32(len(tensors))),
-			Uint16(KeySplitCount, uint16(n)))
+		if opt.QuantizeKeyOrder {
+			fkvs = append(fkvs,
+				Uint16(KeySplitNo, uint16(i)),
+				Uint16(KeySplitCount, uint16(n)),
+				Int32(KeySplitTensorsCount, int32(len(tensors))))
+		} else {
+			fkvs = append(fkvs,
+				Uint16(KeySplitNo, uint16(i)),
+				Int32(KeySplitTensorsCount, int32(len(tensors))),
+				Uint16(KeySplitCount, uint16(n)))
+		}
 		ts := make([]formats.Tensor, len(idx))
 		for j, k := range idx {
 			ts[j] = tensors[k]
