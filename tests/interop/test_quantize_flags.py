@@ -49,8 +49,50 @@ def write_imatrix(path, model):
     w.close()
 
 
+def write_legacy_imatrix(path, model):
+    """The same kind of data in llama-imatrix's legacy .dat format: entries of
+    (name, ncall, values scaled by ncall), then the chunk count and dataset."""
+    import struct
+
+    entries = quantizable(gguf.GGUFReader(str(model)))
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(entries)))
+        for name, cols in entries.items():
+            ncall = 23
+            vals = (RNG.gamma(0.6, 1.0, size=cols) * ncall).astype(np.float32)
+            f.write(struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", ncall, cols) + vals.tobytes())
+        ds = b"legacy.txt"
+        f.write(struct.pack("<ii", 23, len(ds)) + ds)
+
+
+def load_legacy_imatrix(path):
+    """common_imatrix_load_legacy + load_imatrix's legacy branch."""
+    import struct
+
+    b = open(path, "rb").read()
+    (n,), off, data = struct.unpack_from("<i", b), 4, {}
+    for _ in range(n):
+        (ln,) = struct.unpack_from("<i", b, off)
+        name = b[off + 4:off + 4 + ln].decode()
+        off += 4 + ln
+        ncall, nval = struct.unpack_from("<ii", b, off)
+        off += 8
+        sums = np.frombuffer(b, np.float32, nval, off)
+        off += 4 * nval
+        data[name] = sums / np.float32(ncall) if ncall > 0 else sums.copy()
+    chunks, ln = struct.unpack_from("<ii", b, off)
+    return data, b[off + 8:off + 8 + ln].decode(), chunks
+
+
 def load_imatrix(path, include=(), exclude=()):
     """quantize.cpp's load_imatrix + prepare_imatrix: name -> float32 values."""
+    if str(path).endswith(".dat"):
+        data, dataset, chunks = load_legacy_imatrix(path)
+        for x in exclude:
+            data = {k: v for k, v in data.items() if x not in k}
+        if include:
+            data = {k: v for k, v in data.items() if any(x in k for x in include)}
+        return data, dataset, chunks
     r = gguf.GGUFReader(str(path))
     t = {x.name: np.array(x.data, np.float32).reshape(-1) for x in r.tensors}
     data = {}
@@ -156,6 +198,7 @@ def model(tmp_path_factory):
     d = tmp_path_factory.mktemp("qf")
     write_llama_f32(d / "f32.gguf")
     write_imatrix(d / "imatrix.gguf", d / "f32.gguf")
+    write_legacy_imatrix(d / "imatrix.dat", d / "f32.gguf")
     return d
 
 
@@ -170,6 +213,15 @@ def test_imatrix_matches_llama_quantize(mlmf, model, tmp_path, preset):
     plain = tmp_path / "plain.gguf"
     mlmf.run("quantize", model / "f32.gguf", plain, "--type", preset, "--quiet")
     assert tensors_of(plain)[1]["blk.0.attn_q.weight"] != tensors_of(ours)[1]["blk.0.attn_q.weight"]
+
+
+@pytest.mark.parametrize("preset", ["Q4_K_M", "Q4_0"])
+def test_legacy_imatrix_matches_llama_quantize(mlmf, model, tmp_path, preset):
+    ours, theirs = tmp_path / "mlmf.gguf", tmp_path / "llama.gguf"
+    im = model / "imatrix.dat"
+    mlmf.run("quantize", model / "f32.gguf", ours, "--type", preset, "--imatrix", im, "--quiet")
+    llama_quantize(model / "f32.gguf", theirs, preset, imatrix=im)
+    assert_same(ours, theirs)
 
 
 @pytest.mark.parametrize("flags", [(("attn_", "ffn_down"), ()), ((), ("attn_v", "ffn_up"))])
