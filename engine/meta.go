@@ -109,3 +109,13 @@ func keepExistingType(kv gguf.KV, existing []gguf.KV) gguf.KV {
 	}
 	return kv
 }
+
+// CheckMetaSet validates one KEY=TYPE:VALUE override without writing
+// anything, and returns its key.
+func CheckMetaSet(s string) (string, error) {
+	kv, err := gguf.ParseOverride(s)
+	if err != nil {
+		return "", err
+	}
+	return kv.Key, nil
+}

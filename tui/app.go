@@ -176,14 +176,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.opening = true
 		start := m.c.Deps.Now()
 		cmd := m.open.Update(common.OpeningMsg{Path: msg.Path, Start: start})
-		m.active = common.PaneOpen
-		p, mapping := msg.Path, m.c.Deps.Mapping
+		if !msg.Reload {
+			m.active = common.PaneOpen
+		}
+		p, mapping, reload := msg.Path, m.c.Deps.Mapping, msg.Reload
 		return m, tea.Batch(cmd, openTick(), func() tea.Msg {
 			cp, err := Load(context.Background(), p, mapping)
 			if err != nil {
 				return common.OpenFailedMsg{Path: p, Err: err}
 			}
-			return common.OpenedMsg{Checkpoint: cp}
+			return common.OpenedMsg{Checkpoint: cp, Reload: reload}
 		})
 	case openTickMsg:
 		if !m.opening {
@@ -198,7 +200,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.opening = false
 		old := m.cp
 		m.cp = msg.Checkpoint
-		cmds := []tea.Cmd{m.broadcast(msg), m.show(common.PaneTensors)}
+		cmds := []tea.Cmd{m.broadcast(msg)}
+		if !msg.Reload {
+			cmds = append(cmds, m.show(common.PaneTensors))
+		}
 		if old != nil {
 			cmds = append(cmds, func() tea.Msg {
 				if err := old.Close(); err != nil {
