@@ -69,6 +69,14 @@ func (m *Model) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
 // Capturing reports whether the search field has focus.
 func (m *Model) Capturing() bool { return m.input.Focused }
 
+// Canonical returns the canonical name shown for tensor i ("" when none).
+func (m *Model) Canonical(i int) string {
+	if i < 0 || i >= len(m.canon) {
+		return ""
+	}
+	return m.canon[i]
+}
+
 // Query returns the current search text.
 func (m *Model) Query() string { return m.input.Value }
 
