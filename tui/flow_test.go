@@ -148,7 +148,9 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 
 	// preview Q8_0: per-tensor errors from the engine
 	h.keys("5", "<enter>")
-	h.waitFor("preview rows", func() bool { return strings.Contains(h.plain(), "RMSE") && strings.Contains(h.plain(), "lm_head.weight") })
+	h.waitFor("preview rows", func() bool {
+		return strings.Contains(h.plain(), "RMSE") && strings.Contains(h.plain(), "lm_head.weight")
+	})
 	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -340,6 +340,12 @@ func (m *Model) complete() {
 	} else {
 		m.matches = fuzzy.Find(q, m.canon)
 	}
+	// names with the tensor's own suffix (weight, bias) first
+	row, _ := m.selected()
+	suffix := row.Name[strings.LastIndexByte(row.Name, '.')+1:]
+	slices.SortStableFunc(m.matches, func(a, b fuzzy.Match) int {
+		return boolInt(!strings.HasSuffix(a.Str, "."+suffix)) - boolInt(!strings.HasSuffix(b.Str, "."+suffix))
+	})
 	m.pick = common.Cursor{N: len(m.matches), Visible: maxMatches}
 }
 
@@ -551,13 +557,15 @@ func (m *Model) panel() []string {
 				parts = append(parts, s.Value.Render(sg))
 			}
 		}
-		sug := s.Label.Render("suggestions: ") + strings.Join(parts, s.Muted.Render(", "))
+		lines = append(lines, cutStyled(s.Label.Render("suggestions: ")+strings.Join(parts, s.Muted.Render(", ")), m.w))
 		if i := m.sug; i < len(row.Fixes) {
-			sug += s.Muted.Render("  rule " + row.Fixes[i].HF + " → " + row.Fixes[i].Canonical)
+			lines = append(lines, cutStyled(s.Label.Render("enter adds ")+s.Value.Render(row.Fixes[i].HF+" → "+row.Fixes[i].Canonical), m.w))
 		}
-		lines = append(lines, cutStyled(sug, m.w))
-	} else {
-		lines = append(lines, "")
+	}
+	if _, ok := m.fixer(); ok {
+		for len(lines) < 2 {
+			lines = append(lines, "")
+		}
 	}
 	if m.note != "" {
 		lines = append(lines, s.Success.Render(common.Truncate("✓ "+m.note, m.w)))
@@ -621,3 +629,10 @@ func (m *Model) FullHelp() [][]key.Binding {
 
 // cutStyled cuts a styled line to w cells.
 func cutStyled(s string, w int) string { return ansi.Truncate(s, w, "…") }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
