@@ -1,10 +1,14 @@
 package tui
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"mlmf/formats"
+	"mlmf/formats/safetensors"
 	"mlmf/mapping"
 )
 
@@ -66,4 +70,34 @@ func TestMappingSwitchArch(t *testing.T) {
 	}
 	h.keys("u")
 	h.waitFor("llama again", func() bool { return !h.m.mapping.Busy() && h.m.mapping.Report().Architecture == "llama" })
+}
+
+// Without a detected architecture the pane offers the picker, and choosing
+// one gives a report.
+func TestMappingUndetectedArch(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "odd.safetensors")
+	ts := []formats.Tensor{
+		{Name: "foo.weight", DType: formats.F32, Shape: []int64{2}, Data: formats.BytesData(make([]byte, 8))},
+		{Name: "bar.weight", DType: formats.F32, Shape: []int64{2}, Data: formats.BytesData(make([]byte, 8))},
+	}
+	if err := safetensors.WriteFile(context.Background(), p, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	deps := testDeps(t)
+	realMapping(&deps)
+	h := newHarness(t, Options{Path: p, Deps: deps}, 100, 30)
+	h.waitFor("the checkpoint", func() bool { return h.m.cp != nil })
+	h.keys("4")
+	if s := h.plain(); !strings.Contains(s, "architecture not detected") || !strings.Contains(s, "a chooses the architecture") {
+		t.Fatalf("screen:\n%s", s)
+	}
+	h.keys("a", "<enter>") // the first registered architecture
+	h.waitFor("a report", func() bool { return !h.m.mapping.Busy() && h.m.mapping.Report() != nil })
+	if got, want := h.m.mapping.Report().Architecture, mapping.Names()[0]; got != want {
+		t.Errorf("architecture %q, want %q", got, want)
+	}
+	if s := h.plain(); !strings.Contains(s, "2 unmapped") {
+		t.Errorf("screen:\n%s", s)
+	}
 }

@@ -195,11 +195,18 @@ func (m *Model) selectedName() string {
 func (m *Model) listKey(msg tea.KeyPressMsg) tea.Cmd {
 	km := m.c.Keys.Mapping
 	f, canFix := m.fixer()
-	if m.report == nil || !canFix {
+	if !canFix || m.cp == nil {
 		if m.cur.Key(m.c.Keys, msg) {
 			m.sug = 0
 		}
 		return nil
+	}
+	if m.report == nil {
+		// no report (the architecture was not detected): choosing one or
+		// loading a mapping file is the way out
+		if !key.Matches(msg, km.Arch) && !key.Matches(msg, km.Load) {
+			return nil
+		}
 	}
 	row, _ := m.selected()
 	switch {
@@ -233,8 +240,8 @@ func (m *Model) listKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.open(modeArch, "", "")
 		m.archs = f.Archs()
 		m.pick = common.Cursor{N: len(m.archs), Visible: max(1, m.h-5)}
-		if i := slices.Index(m.archs, m.report.Architecture); i >= 0 {
-			m.pick.Pos = i
+		if m.report != nil {
+			m.pick.Pos = max(0, slices.Index(m.archs, m.report.Architecture))
 		}
 		m.pick.Clamp()
 	case key.Matches(msg, km.Save):
@@ -447,10 +454,19 @@ func (m *Model) View() string {
 	switch {
 	case m.cp == nil:
 		return common.Fit(s.Muted.Render("No checkpoint open."), m.h)
-	case m.err != nil:
-		return common.Fit(s.Error.Render(m.err.Error()), m.h)
-	case m.report == nil:
-		return common.Fit(s.Muted.Render("No mapping report for this checkpoint."), m.h)
+	case m.err != nil || m.report == nil:
+		msg := s.Muted.Render("No mapping report for this checkpoint.")
+		if m.err != nil {
+			msg = s.Error.Render(common.Wrap(m.err.Error(), m.w))
+		}
+		if _, ok := m.fixer(); ok {
+			if m.mode != modeList {
+				panel := m.panel()
+				return common.Fit(common.Fit(msg, max(1, m.h-len(panel)))+"\n"+strings.Join(panel, "\n"), m.h)
+			}
+			msg += "\n\n" + s.Muted.Render(common.Wrap("a chooses the architecture, l loads a mapping file.", m.w))
+		}
+		return common.Fit(msg, m.h)
 	}
 	r := m.report
 	var b strings.Builder
