@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"mlmf/formats/gguf"
 )
@@ -111,11 +112,16 @@ func keepExistingType(kv gguf.KV, existing []gguf.KV) gguf.KV {
 }
 
 // CheckMetaSet validates one KEY=TYPE:VALUE override without writing
-// anything, and returns its key.
+// anything, and returns its key. A negative int is refused: llama.cpp's
+// override syntax writes its absolute value, which is never what someone
+// editing a value means.
 func CheckMetaSet(s string) (string, error) {
 	kv, err := gguf.ParseOverride(s)
 	if err != nil {
 		return "", err
+	}
+	if _, rest, _ := strings.Cut(s, "="); strings.HasPrefix(rest, "int:") && strings.HasPrefix(strings.TrimSpace(rest[4:]), "-") {
+		return "", fmt.Errorf("meta: %q: the override syntax writes a negative int as its absolute value; only values >= 0 can be set", s)
 	}
 	return kv.Key, nil
 }

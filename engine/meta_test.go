@@ -79,3 +79,15 @@ func TestMetaEditType(t *testing.T) {
 		t.Errorf("arrays: %q", got)
 	}
 }
+
+func TestCheckMetaSet(t *testing.T) {
+	t.Parallel()
+	if k, err := CheckMetaSet("general.name=str:x"); err != nil || k != "general.name" {
+		t.Errorf("str: %q, %v", k, err)
+	}
+	for _, bad := range []string{"t.i32=int:-5", "t.i32=int: -5", "x=blob:1", "novalue"} {
+		if _, err := CheckMetaSet(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
