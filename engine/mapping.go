@@ -16,6 +16,9 @@ type MapRequest struct {
 	// Arch overrides detection; RulesFile adds a user mapping file.
 	Arch      string
 	RulesFile string
+	// Rules, when set, are used instead of RulesFile (the TUI's mapping
+	// fixer keeps the rules it is building in memory).
+	Rules *mapping.Rules
 	// Suggest asks for up to this many suggestions per unmapped tensor.
 	Suggest int
 }
@@ -64,14 +67,14 @@ func MapReader(path string, r formats.Reader, req MapRequest) (*MapResult, error
 		}
 	}
 	in.Config = cfg
-	var rules *mapping.Rules
-	if req.RulesFile != "" {
+	rules := req.Rules
+	if rules == nil && req.RulesFile != "" {
 		if rules, err = mapping.LoadRules(req.RulesFile); err != nil {
 			return nil, err
 		}
-		if in.Override == "" {
-			in.Override = rules.Arch
-		}
+	}
+	if rules != nil && in.Override == "" {
+		in.Override = rules.Arch
 	}
 	det := mapping.Detect(in)
 	if det.Arch == "" {

@@ -26,10 +26,11 @@ trap cleanup EXIT
 go build -o "$work/mlmf" ./cmd/mlmf
 mkdir -p "$OUT" "$work/cache" "$work/config"
 
-start() { # start the app fresh on the demo
+start() { # start the app fresh on PATH, or on the demo without one
 	tmux -L "$sock" kill-server 2>/dev/null || true
+	sleep 0.5 # let the old server go before a new one starts
 	tmux -L "$sock" new-session -d -s shots -x "$W" -y "$H" \
-		"env XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config TERM=xterm-256color COLORTERM=truecolor $work/mlmf"
+		"env XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config TERM=xterm-256color COLORTERM=truecolor $work/mlmf ${1:-}"
 	sleep 1.5
 }
 keys() { tmux -L "$sock" send-keys -t shots "$@"; sleep "${PAUSE:-0.6}"; }
@@ -76,6 +77,21 @@ keys '?'
 shot help
 keys o
 shot open
+
+# the mapping fixer on the demo with mlp.down_proj renamed: the suggestion
+# for the first unmapped tensor, as a rule over every block
+cp -r testdata/tiny-renamed "$work/tiny-renamed"
+start "$work/tiny-renamed"
+keys 4 n
+shot mapping-fix
+
+# GGUF metadata editing: the demo exported to GGUF, general.name being set
+"$work/mlmf" convert internal/demo/checkpoint "$work/demo.gguf" --to gguf >/dev/null 2>&1
+start "$work/demo.gguf"
+keys 3 Down Down e C-u
+keys -l 'str:Demo (edited)'
+keys Enter
+shot metadata-edit
 
 if [ -f "$OUT/gpu-h200.ansi" ]; then
 	render "$OUT/gpu-h200.ansi" "$OUT/gpu-h200.png"

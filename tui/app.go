@@ -48,6 +48,8 @@ type Model struct {
 	help    *keyhelp.Model
 	tensors *tensors.Model
 	inspect *inspect.Model
+	meta    *metadata.Model
+	mapping *mapping.Model
 	jobs    *jobs.Model
 	active  common.PaneID
 	back    common.PaneID
@@ -74,8 +76,10 @@ func New(opt Options) *Model {
 	m.tensors = tensors.New(c)
 	m.inspect = inspect.New(c)
 	m.jobs = jobs.New(c)
+	m.meta = metadata.New(c)
+	m.mapping = mapping.New(c)
 	m.panes = [common.NumTabs]common.Pane{
-		m.tensors, m.inspect, metadata.New(c), mapping.New(c), preview.New(c), convert.New(c), m.jobs, gpupane.New(c),
+		m.tensors, m.inspect, m.meta, m.mapping, preview.New(c), convert.New(c), m.jobs, gpupane.New(c),
 	}
 	m.open = open.New(c)
 	m.help = keyhelp.New(c)
@@ -97,11 +101,13 @@ func (m *Model) Active() common.PaneID { return m.active }
 // Checkpoint returns the open checkpoint.
 func (m *Model) Checkpoint() *common.Checkpoint { return m.cp }
 
-// Tensors, Inspect and Jobs expose panes for tests.
-func (m *Model) Tensors() *tensors.Model { return m.tensors }
-func (m *Model) Inspect() *inspect.Model { return m.inspect }
-func (m *Model) Jobs() *jobs.Model       { return m.jobs }
-func (m *Model) Open() *open.Model       { return m.open }
+// Tensors, Inspect, Metadata, Mapping and Jobs expose panes for tests.
+func (m *Model) Tensors() *tensors.Model   { return m.tensors }
+func (m *Model) Inspect() *inspect.Model   { return m.inspect }
+func (m *Model) Metadata() *metadata.Model { return m.meta }
+func (m *Model) Mapping() *mapping.Model   { return m.mapping }
+func (m *Model) Jobs() *jobs.Model         { return m.jobs }
+func (m *Model) Open() *open.Model         { return m.open }
 
 // Err returns the error on the status bar.
 func (m *Model) Err() error { return m.err }
@@ -176,14 +182,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.opening = true
 		start := m.c.Deps.Now()
 		cmd := m.open.Update(common.OpeningMsg{Path: msg.Path, Start: start})
-		m.active = common.PaneOpen
-		p, mapping := msg.Path, m.c.Deps.Mapping
+		if !msg.Reload {
+			m.active = common.PaneOpen
+		}
+		p, src, reload := msg.Path, m.c.Deps.Mapping, msg.Reload
 		return m, tea.Batch(cmd, openTick(), func() tea.Msg {
-			cp, err := Load(context.Background(), p, mapping)
+			cp, err := Load(context.Background(), p, src)
 			if err != nil {
 				return common.OpenFailedMsg{Path: p, Err: err}
 			}
-			return common.OpenedMsg{Checkpoint: cp}
+			return common.OpenedMsg{Checkpoint: cp, Reload: reload}
 		})
 	case openTickMsg:
 		if !m.opening {
@@ -198,7 +206,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.opening = false
 		old := m.cp
 		m.cp = msg.Checkpoint
-		cmds := []tea.Cmd{m.broadcast(msg), m.show(common.PaneTensors)}
+		cmds := []tea.Cmd{m.broadcast(msg)}
+		if !msg.Reload {
+			cmds = append(cmds, m.show(common.PaneTensors))
+		}
 		if old != nil {
 			cmds = append(cmds, func() tea.Msg {
 				if err := old.Close(); err != nil {

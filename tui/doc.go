@@ -8,7 +8,10 @@
 //     engine handles (Deps), the Pane contract and the messages panes
 //     exchange through the root (OpenMsg, InspectMsg, EventMsg, ErrorMsg …),
 //     and the interfaces the mapping and preview engines plug into
-//     (MappingSource, PreviewSource).
+//     (MappingSource, the optional MappingFixer, PreviewSource).
+//   - tui/sources: the implementations of those interfaces over the engine
+//     and the mapping package; the binary wires them in, flow tests use
+//     them to drive the real thing.
 //   - one package per pane: tensors, inspect, metadata, mapping, preview,
 //     convert, jobs, gpupane, keyhelp (the help screen) and open.
 //   - tui/keymap: every key binding; the help bar, the help screen and

@@ -5,13 +5,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"mlmf/engine"
 	"mlmf/formats"
 	"mlmf/internal/demo"
+	"mlmf/mapping"
 	"mlmf/tui/common"
+	"mlmf/tui/sources"
 )
 
 // copyDemo extracts the demo checkpoint into a temporary directory, so a
@@ -25,12 +28,35 @@ func copyDemo(t *testing.T) string {
 	return dir
 }
 
-// open → search → inspect → convert → job finished → the output opens.
+// copyRenamed copies testdata/tiny-renamed (the demo with every
+// mlp.down_proj renamed mlp.proj_out) into a temporary directory, so a flow
+// can save a mapping file beside it.
+func copyRenamed(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tiny-renamed")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"model.safetensors", "config.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "tiny-renamed", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// open → search → inspect → fix a mapping → preview → convert → job
+// finished → the output opens, against the real engine and mapping.
 func TestFlowOpenSearchInspectConvert(t *testing.T) {
 	t.Parallel()
-	src := copyDemo(t)
+	src := copyRenamed(t)
 	out := filepath.Join(t.TempDir(), "demo-f16.safetensors")
 	deps := testDeps(t)
+	deps.Mapping, deps.Preview = sources.Mapping{}, sources.Preview{}
 	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
 	opened(h)
 	if got := h.m.Active(); got != common.PaneTensors {
@@ -68,15 +94,76 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 		t.Errorf("cache %+v, want the stats cached", u)
 	}
 
+	// fix the mapping: both proj_out tensors are unmapped; accepting the
+	// first suggestion of one maps both (a rule over {bid})
+	h.keys("4")
+	if s := h.plain(); !strings.Contains(s, "2 unmapped") || !strings.Contains(s, "2 missing") {
+		t.Fatalf("mapping screen:\n%s", s)
+	}
+	h.keys("n")
+	if s := h.plain(); !strings.Contains(s, "suggestions: blk.0.ffn_down.weight") {
+		t.Fatalf("no suggestion for the unmapped tensor:\n%s", s)
+	}
+	h.keys("<enter>")
+	h.waitFor("the report to re-run", func() bool { return !h.m.mapping.Busy() })
+	rep := h.m.mapping.Report()
+	for _, row := range rep.Rows {
+		if row.Status != "mapped" {
+			t.Errorf("%s is %s after the fix", row.Name, row.Status)
+		}
+	}
+	if len(rep.Missing) != 0 || !strings.Contains(h.plain(), "clean") {
+		t.Errorf("missing %v after the fix:\n%s", rep.Missing, h.plain())
+	}
+	down := slices.IndexFunc(h.m.cp.Infos, func(ti formats.TensorInfo) bool { return ti.Name == "model.layers.1.mlp.proj_out.weight" })
+	h.waitFor("the canonical column to follow", func() bool { return h.m.tensors.Canonical(down) == "blk.1.ffn_down.weight" })
+	// save the rules beside the checkpoint; the file loads back with the
+	// mapping package and maps the checkpoint cleanly
+	rules := filepath.Join(src, "mapping.yaml")
+	h.keys("w", "<enter>")
+	h.waitFor("the rules file", func() bool { return strings.Contains(h.plain(), "saved 1 rule(s)") })
+	loaded, err := mapping.LoadRules(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRule := mapping.UserRule{HF: "model.layers.{bid}.mlp.proj_out.weight", Canonical: "blk.{bid}.ffn_down.weight", Line: 3}
+	if loaded.Arch != "llama" || len(loaded.Rules) != 1 || loaded.Rules[0] != wantRule {
+		t.Errorf("saved rules %+v", loaded)
+	}
+	mp, err := mapping.NewMapper("", nil, loaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mp.Report(h.m.cp.Infos); !r.Summary.OK {
+		t.Errorf("the saved rules do not map the checkpoint: %+v", r.Summary)
+	}
+	// undo brings the problem back; loading the file fixes it again
+	h.keys("u")
+	h.waitFor("the undone report", func() bool { return !h.m.mapping.Busy() && strings.Contains(h.plain(), "2 unmapped") })
+	h.keys("l", "<enter>")
+	h.waitFor("the loaded rules", func() bool { return !h.m.mapping.Busy() && strings.Contains(h.plain(), "loaded 1 rule(s)") })
+	if s := h.plain(); !strings.Contains(s, "0 unmapped") || !strings.Contains(s, "clean") {
+		t.Errorf("after loading the rules:\n%s", s)
+	}
+
+	// preview Q8_0: per-tensor errors from the engine
+	h.keys("5", "<enter>")
+	h.waitFor("preview rows", func() bool {
+		return strings.Contains(h.plain(), "RMSE") && strings.Contains(h.plain(), "lm_head.weight")
+	})
+	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
 	// convert to F16 into a temporary directory
 	h.keys("6", "<down>", "<right>", "<right>", "<down>", "<down>", "<enter>", "<ctrl+u>", out, "<enter>", "<ctrl+s>")
 	h.waitFor("the jobs pane", func() bool { return h.m.Active() == common.PaneJobs })
 	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the job to finish on screen", func() bool { return strings.Contains(h.plain(), "done") })
+	h.waitFor("the job to finish on screen", func() bool { return strings.Contains(h.plain(), "(enter opens it)") })
 	jobs := deps.Jobs.List()
-	if len(jobs) != 1 || jobs[0].State != engine.JobDone {
+	if len(jobs) != 2 || jobs[0].State != engine.JobDone || jobs[1].State != engine.JobDone {
 		t.Fatalf("jobs %+v", jobs)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"mlmf/engine"
 	"mlmf/gpu"
 	"mlmf/tui/common"
+	"mlmf/tui/sources"
 )
 
 type fakeGPU struct{}
@@ -51,6 +52,15 @@ func opened(h *harness) {
 		return h.m.cp != nil && h.m.tensors.Query() == "" && strings.Contains(h.plain(), "lm_head.weight")
 	})
 }
+
+// renamedDir has two unmapped tensors (mlp.proj_out for mlp.down_proj);
+// tinyGGUF is a two-key GGUF file. Golden screens only read them.
+const (
+	renamedDir = "../testdata/tiny-renamed"
+	tinyGGUF   = "../formats/gguf/testdata/tiny.gguf"
+)
+
+func realMapping(d *common.Deps) { d.Mapping = sources.Mapping{} }
 
 func screens() []screen {
 	return []screen{
@@ -96,6 +106,42 @@ func screens() []screen {
 				h.t.Fatalf("no report:\n%s", h.plain())
 			}
 			h.keys("<down>", "<down>", "<down>")
+		}},
+		{name: "mapping-fix", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "n", "<right>")
+		}},
+		{name: "mapping-fix-target", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "n", "e", "ffndwn")
+			h.waitFor("completions", func() bool { return strings.Contains(h.plain(), "blk.{bid}.ffn_down.weight") })
+		}},
+		{name: "mapping-fix-accepted", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "n", "<enter>")
+			h.waitFor("the clean report", func() bool { return !h.m.mapping.Busy() && strings.Contains(h.plain(), "clean") })
+		}},
+		{name: "mapping-arch", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "a", "<down>")
+		}},
+		{name: "mapping-save", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "n", "<enter>")
+			h.waitFor("the clean report", func() bool { return !h.m.mapping.Busy() && strings.Contains(h.plain(), "clean") })
+			h.keys("w")
+		}},
+		{name: "metadata-gguf", path: tinyGGUF, drive: func(h *harness) {
+			h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+			h.keys("3", "<down>")
+		}},
+		{name: "metadata-edit", path: tinyGGUF, drive: func(h *harness) {
+			h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+			h.keys("3", "<down>", "e", "<bs>", "4")
+		}},
+		{name: "metadata-confirm", path: tinyGGUF, drive: func(h *harness) {
+			h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+			h.keys("3", "a", "general.name=str:tiny", "<enter>")
 		}},
 		{name: "tensors-mapped", path: demoDir, deps: func(d *common.Deps) { d.Mapping = fakeMapping{} }, drive: opened},
 		{name: "preview-unavailable", path: demoDir, drive: func(h *harness) { opened(h); h.keys("5") }},

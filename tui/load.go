@@ -31,7 +31,11 @@ func Load(ctx context.Context, path string, mapping common.MappingSource) (*comm
 	}
 	cp := &common.Checkpoint{Path: path, Reader: r, Summary: sum, Infos: r.Tensors()}
 	for k, v := range r.Metadata() {
-		cp.Meta = append(cp.Meta, common.KV{Source: r.Format(), Key: k, Value: valueString(v)})
+		kv := common.KV{Source: r.Format(), Key: k, Value: valueString(v)}
+		if r.Format() == "gguf" {
+			kv.Type = engine.MetaEditType(v)
+		}
+		cp.Meta = append(cp.Meta, kv)
 	}
 	dir := path
 	if st, err := os.Stat(path); err == nil && !st.IsDir() {
@@ -54,14 +58,7 @@ func Load(ctx context.Context, path string, mapping common.MappingSource) (*comm
 	if mapping != nil {
 		cp.Mapping, cp.MappingErr = mapping.Report(ctx, cp)
 		if cp.Mapping != nil {
-			byName := make(map[string]string, len(cp.Mapping.Rows))
-			for _, r := range cp.Mapping.Rows {
-				byName[r.Name] = r.Canonical
-			}
-			cp.Canonical = make([]string, len(cp.Infos))
-			for i, t := range cp.Infos {
-				cp.Canonical[i] = byName[t.Name]
-			}
+			cp.Canonical = cp.CanonicalNames(cp.Mapping)
 		}
 	}
 	cp.Opened = time.Since(start)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"mlmf/engine"
 	"mlmf/formats/gguf"
 )
 
@@ -57,8 +58,7 @@ func runMeta(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("meta: %s: no key %q", path, rest[0])
 	}
-	var set []gguf.KV
-	var del []string
+	req := engine.MetaEditRequest{Path: path}
 	mode := ""
 	for _, a := range args[1:] {
 		switch a {
@@ -68,70 +68,24 @@ func runMeta(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		switch mode {
 		case "set":
-			kv, err := gguf.ParseOverride(a)
-			if err != nil {
-				return fmt.Errorf("meta: %w", err)
-			}
-			set = append(set, keepExistingType(kv, kvs))
+			req.Set = append(req.Set, a)
 		case "del":
-			found := false
-			for _, kv := range kvs {
-				found = found || kv.Key == a
-			}
-			if !found {
-				return fmt.Errorf("meta: %s: no key %q to delete", path, a)
-			}
-			del = append(del, a)
+			req.Del = append(req.Del, a)
 		default:
 			fmt.Fprintln(stderr, metaUsage)
 			return errUsage
 		}
 	}
-	// In place when the header keeps its size, else an atomic rewrite.
-	inPlace, err := gguf.EditInPlace(path, set, del)
+	res, err := engine.EditMeta(req)
 	if err != nil {
 		return err
 	}
 	how := "rewrote the file atomically"
-	if inPlace {
+	if res.InPlace {
 		how = "rewrote the header in place"
 	}
-	fmt.Fprintf(stdout, "%s: %d set, %d deleted (%s)\n", path, len(set), len(del), how)
+	fmt.Fprintf(stdout, "%s: %d set, %d deleted (%s)\n", path, res.Set, res.Deleted, how)
 	return nil
-}
-
-// keepExistingType writes an int override with the integer type the key
-// already has (tokenizer ids are uint32, some keys int32), as a user fixing
-// a value expects; new keys get llama.cpp's override types.
-func keepExistingType(kv gguf.KV, existing []gguf.KV) gguf.KV {
-	v, ok := kv.Value.(uint32)
-	if !ok {
-		return kv
-	}
-	for _, e := range existing {
-		if e.Key != kv.Key {
-			continue
-		}
-		switch e.Type {
-		case gguf.TypeUint8:
-			if v <= 0xFF {
-				return gguf.KV{Key: kv.Key, Type: e.Type, Value: uint8(v)}
-			}
-		case gguf.TypeUint16:
-			if v <= 0xFFFF {
-				return gguf.KV{Key: kv.Key, Type: e.Type, Value: uint16(v)}
-			}
-		case gguf.TypeInt32:
-			if v <= 1<<31-1 {
-				return gguf.KV{Key: kv.Key, Type: e.Type, Value: int32(v)}
-			}
-		case gguf.TypeUint64:
-			return gguf.KV{Key: kv.Key, Type: e.Type, Value: uint64(v)}
-		case gguf.TypeInt64:
-			return gguf.KV{Key: kv.Key, Type: e.Type, Value: int64(v)}
-		}
-	}
-	return kv
 }
 
 func typeName(kv gguf.KV) string {

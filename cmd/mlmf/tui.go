@@ -16,6 +16,7 @@ import (
 	"mlmf/tui"
 	"mlmf/tui/common"
 	"mlmf/tui/keymap"
+	"mlmf/tui/sources"
 )
 
 // runTUI opens the workbench on PATH, or on the embedded demo without one.
@@ -56,8 +57,8 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Jobs:        engine.NewJobs(),
 		Cache:       engine.NewCache(size),
 		GPUInterval: time.Second,
-		Mapping:     mappingSource{},
-		Preview:     previewSource{},
+		Mapping:     sources.Mapping{},
+		Preview:     sources.Preview{},
 	}
 	if dir, err := os.UserConfigDir(); err == nil {
 		deps.ConfigDir = filepath.Join(dir, "mlmf")

@@ -1,14 +1,28 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"mlmf/tui/keymap"
 )
 
 func TestKeysMarkdown(t *testing.T) {
 	code, out, errOut := runCLI(t, "--keys-markdown")
 	if code != 0 || !strings.Contains(out, "| Tensors | `/` | search |") {
 		t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+	}
+}
+
+// The README's key table is the generated one.
+func TestREADMEKeyTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), keymap.Default().Markdown()) {
+		t.Error("README.md's key table is out of date: replace it with the output of mlmf --keys-markdown")
 	}
 }
 

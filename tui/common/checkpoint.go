@@ -41,3 +41,17 @@ func (c *Checkpoint) Close() error {
 	c.state.closed = true
 	return c.Reader.Close()
 }
+
+// CanonicalNames returns the canonical name of every tensor under a mapping
+// report, by tensor index ("" where unmapped).
+func (c *Checkpoint) CanonicalNames(rep *MappingReport) []string {
+	byName := make(map[string]string, len(rep.Rows))
+	for _, r := range rep.Rows {
+		byName[r.Name] = r.Canonical
+	}
+	out := make([]string, len(c.Infos))
+	for i, t := range c.Infos {
+		out[i] = byName[t.Name]
+	}
+	return out
+}

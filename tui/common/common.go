@@ -91,6 +91,9 @@ type Checkpoint struct {
 // KV is one metadata entry.
 type KV struct {
 	Source, Key, Value string
+	// Type is the override type (int, float, bool, str) that writes the
+	// value back to a GGUF file; "" where the value cannot be edited.
+	Type string
 }
 
 // MappingReport is what the Mapping pane shows.
@@ -106,6 +109,46 @@ type MappingRow struct {
 	Name, Canonical string
 	Status          string // "mapped", "unmapped", "mismatch"
 	Suggestions     []string
+	// Fixes are the suggestions as rules generalised over blocks, in the
+	// same order (nil when the source cannot make rules).
+	Fixes []MappingRule
+}
+
+// MappingRule is one user mapping rule: a Hugging Face name template
+// ({bid} for the block) or a regular expression (Match), and the canonical
+// name it maps to.
+type MappingRule struct {
+	HF, Match, Canonical    string
+	Transform, TransformArg string
+}
+
+// MappingFix is what the mapping fixer has built: an architecture choice
+// ("" detects), rules that take precedence over the built-in ones and name
+// templates to skip (kept from a loaded file).
+type MappingFix struct {
+	Arch  string
+	Rules []MappingRule
+	Skip  []string
+}
+
+// Empty reports whether the fix changes nothing.
+func (f MappingFix) Empty() bool { return f.Arch == "" && len(f.Rules) == 0 && len(f.Skip) == 0 }
+
+// MappingFixer is the part of a MappingSource the mapping fixer needs;
+// panes check for it by type assertion and stay read-only without it.
+type MappingFixer interface {
+	// Archs lists the registered architectures.
+	Archs() []string
+	// Canonicals lists an architecture's canonical name templates.
+	Canonicals(arch string) []string
+	// Rule makes the rule that maps tensor name to canonical (a name or a
+	// template), generalised over blocks.
+	Rule(arch, name, canonical string) (MappingRule, error)
+	// ReportWith maps the checkpoint with the fix applied.
+	ReportWith(ctx context.Context, c *Checkpoint, fix MappingFix) (*MappingReport, error)
+	// SaveRules writes the fix as a mapping file; LoadRules reads one.
+	SaveRules(path string, fix MappingFix) error
+	LoadRules(path string) (MappingFix, error)
 }
 
 // MappingSource builds a mapping report for a checkpoint (the mapping
@@ -132,15 +175,29 @@ type PreviewSource interface {
 type (
 	// ErrorMsg carries any failure to the status bar.
 	ErrorMsg struct{ Err error }
-	// OpenMsg asks the root to open a checkpoint.
-	OpenMsg struct{ Path string }
+	// OpenMsg asks the root to open a checkpoint. Reload reopens the same
+	// checkpoint after a change on disk and keeps the active pane.
+	OpenMsg struct {
+		Path   string
+		Reload bool
+	}
 	// OpeningMsg tells panes an open has started.
 	OpeningMsg struct {
 		Path  string
 		Start time.Time
 	}
-	// OpenedMsg carries a freshly opened checkpoint to every pane.
-	OpenedMsg struct{ Checkpoint *Checkpoint }
+	// OpenedMsg carries a freshly opened checkpoint to every pane; Reload
+	// marks a reopen of the same checkpoint (OpenMsg.Reload).
+	OpenedMsg struct {
+		Checkpoint *Checkpoint
+		Reload     bool
+	}
+	// MappingMsg tells panes the mapping changed (the fixer re-ran the
+	// report): Canonical holds canonical names by tensor index.
+	MappingMsg struct {
+		Checkpoint *Checkpoint
+		Canonical  []string
+	}
 	// OpenFailedMsg reports a failed open.
 	OpenFailedMsg struct {
 		Path string

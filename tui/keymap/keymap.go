@@ -46,6 +46,21 @@ type Preview struct {
 	Run key.Binding
 }
 
+// Mapping is the mapping fixer.
+type Mapping struct {
+	Accept, NextSuggestion, PrevSuggestion, Target, Complete, Arch, Save, Load, NextProblem, Undo key.Binding
+}
+
+// Metadata edits GGUF metadata.
+type Metadata struct {
+	Edit, Add, Delete key.Binding
+}
+
+// Confirm answers a confirmation prompt.
+type Confirm struct {
+	Yes, No key.Binding
+}
+
 // Open is the checkpoint picker.
 type Open struct {
 	Path, Choose, Forget key.Binding
@@ -63,15 +78,18 @@ type Input struct {
 
 // KeyMap is every binding.
 type KeyMap struct {
-	Global  Global
-	List    List
-	Tensors Tensors
-	Inspect Inspect
-	Jobs    Jobs
-	Preview Preview
-	Open    Open
-	Form    Form
-	Input   Input
+	Global   Global
+	List     List
+	Tensors  Tensors
+	Inspect  Inspect
+	Jobs     Jobs
+	Preview  Preview
+	Mapping  Mapping
+	Metadata Metadata
+	Confirm  Confirm
+	Open     Open
+	Form     Form
+	Input    Input
 }
 
 // Default returns mlmf's bindings.
@@ -114,6 +132,27 @@ func Default() *KeyMap {
 		Preview: Preview{
 			Run: b(k("enter"), "enter", "run preview"),
 		},
+		Mapping: Mapping{
+			Accept:         b(k("enter"), "enter", "use suggestion"),
+			NextSuggestion: b(k("right"), "→", "next suggestion"),
+			PrevSuggestion: b(k("left"), "←", "prev suggestion"),
+			Target:         b(k("e"), "e", "type a target"),
+			Complete:       b(k("tab"), "tab", "complete target"),
+			Arch:           b(k("a"), "a", "switch arch"),
+			Save:           b(k("w"), "w", "save rules"),
+			Load:           b(k("l"), "l", "load rules"),
+			NextProblem:    b(k("n"), "n", "next unmapped"),
+			Undo:           b(k("u"), "u", "undo last rule"),
+		},
+		Metadata: Metadata{
+			Edit:   b(k("e"), "e", "edit value"),
+			Add:    b(k("a"), "a", "add key"),
+			Delete: b(k("d"), "d", "delete key"),
+		},
+		Confirm: Confirm{
+			Yes: b(k("y"), "y", "confirm"),
+			No:  b(k("n", "esc"), "n/esc", "cancel"),
+		},
 		Open: Open{
 			Path:   b(k("/"), "/", "type a path"),
 			Choose: b(k("enter"), "enter", "open"),
@@ -155,8 +194,12 @@ func (km *KeyMap) Groups() []Group {
 		{"Lists", []key.Binding{km.List.Up, km.List.Down, km.List.PageUp, km.List.PageDown, km.List.Top, km.List.Bottom}},
 		{"Tensors", []key.Binding{km.Tensors.Search, km.Tensors.ClearSearch, km.Tensors.Sort, km.Tensors.Tree, km.Tensors.Toggle, km.Tensors.Inspect}},
 		{"Inspect", []key.Binding{km.Inspect.Prev, km.Inspect.Next, km.Inspect.Recompute}},
+		{"Metadata", []key.Binding{km.Metadata.Edit, km.Metadata.Add, km.Metadata.Delete}},
+		{"Mapping", []key.Binding{km.Mapping.Accept, km.Mapping.PrevSuggestion, km.Mapping.NextSuggestion, km.Mapping.Target,
+			km.Mapping.Complete, km.Mapping.Arch, km.Mapping.Save, km.Mapping.Load, km.Mapping.NextProblem, km.Mapping.Undo}},
 		{"Jobs", []key.Binding{km.Jobs.Cancel, km.Jobs.OpenOutput}},
 		{"Preview", []key.Binding{km.Form.Left, km.Form.Right, km.Preview.Run}},
+		{"Confirm", []key.Binding{km.Confirm.Yes, km.Confirm.No}},
 		{"Open", []key.Binding{km.Open.Path, km.Open.Choose, km.Open.Forget}},
 		{"Forms", []key.Binding{km.Form.Next, km.Form.Prev, km.Form.Left, km.Form.Right, km.Form.Submit}},
 		{"Text fields", []key.Binding{km.Input.Accept, km.Input.Cancel, km.Input.Erase, km.Input.Clear}},

@@ -39,6 +39,7 @@ type Model struct {
 	c      *common.Common
 	w, h   int
 	cp     *common.Checkpoint
+	canon  []string // canonical names by tensor index; nil when unmapped
 	ix     *index
 	input  common.Input
 	seq    uint64
@@ -68,6 +69,14 @@ func (m *Model) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
 // Capturing reports whether the search field has focus.
 func (m *Model) Capturing() bool { return m.input.Focused }
 
+// Canonical returns the canonical name shown for tensor i ("" when none).
+func (m *Model) Canonical(i int) string {
+	if i < 0 || i >= len(m.canon) {
+		return ""
+	}
+	return m.canon[i]
+}
+
 // Query returns the current search text.
 func (m *Model) Query() string { return m.input.Value }
 
@@ -84,7 +93,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.OpenedMsg:
 		cp := msg.Checkpoint
 		m.cp, m.ix, m.cur, m.rows = cp, nil, nil, nil
+		m.canon = cp.Canonical
 		return func() tea.Msg { return indexMsg{cp: cp, ix: buildIndex(cp.Infos)} }
+	case common.MappingMsg:
+		if msg.Checkpoint == m.cp {
+			m.canon = msg.Canonical
+		}
+		return nil
 	case indexMsg:
 		if msg.cp != m.cp {
 			return nil // an older checkpoint's index
@@ -319,7 +334,7 @@ func (m *Model) columns() (name, canon, dtype, shape, size int) {
 		shape = 22
 	}
 	rest := m.w - dtype - shape - size - 4
-	if m.w >= 120 || m.w >= 100 && m.cp != nil && m.cp.Canonical != nil {
+	if m.w >= 120 || m.w >= 100 && m.canon != nil {
 		canon = rest * 2 / 5
 		rest -= canon + 1
 	}
@@ -398,8 +413,8 @@ func (m *Model) View() string {
 		rest := " "
 		if cw > 0 {
 			canon := ""
-			if m.cp.Canonical != nil {
-				canon = m.cp.Canonical[r.tensor]
+			if m.canon != nil {
+				canon = m.canon[r.tensor]
 			}
 			rest += common.Pad(canon, cw) + " "
 		}
