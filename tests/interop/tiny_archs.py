@@ -36,7 +36,7 @@ ARCHS = {
     # query_pre_attn_scalar = head_dim: llama.cpp scales queries by
     # 1/sqrt(head_dim) for every Gemma 2 but the 27B. F16 weights: the
     # converter adds 1 to the norms in F16.
-    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "llama-spm", "float16",
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "gemma-spm", "float16",
                dict(COMMON, head_dim=16, query_pre_attn_scalar=16, sliding_window=64)),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", "llama-spm", "bfloat16",
              dict(COMMON, pad_token_id=0, original_max_position_embeddings=128, tie_word_embeddings=False)),
@@ -57,9 +57,42 @@ ARCHS = {
 EXTRA = {"gpt2": {"n_ctx": 128}}
 
 
-def vocab_size(tok_dir):
-    cfg = json.loads((tok_dir / "config.json").read_text())
-    return cfg["vocab_size"]
+def gemma_tokenizer(out):
+    """A Gemma-style SentencePiece BPE (no dummy prefix, byte fallback,
+    <pad> <eos> <bos> <unk> as ids 0-3), trained on gen_tokenizers' corpus,
+    with the tokenizer.json transformers' GemmaTokenizer makes of it."""
+    import io
+    import tempfile
+
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import gen_tokenizers
+
+    out = pathlib.Path(out)
+    if (out / "tokenizer.json").is_file():
+        return out
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(gen_tokenizers.CORPUS.split("\n")), model_writer=buf, model_type="bpe",
+        vocab_size=700, character_coverage=1.0, byte_fallback=True, split_digits=True,
+        allow_whitespace_only_pieces=True, remove_extra_whitespaces=False, normalization_rule_name="identity",
+        add_dummy_prefix=False, user_defined_symbols=["<start_of_turn>", "<end_of_turn>"],
+        pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+        unk_piece="<unk>", num_threads=1, seed_sentencepiece_size=1000, minloglevel=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = pathlib.Path(tmp)
+        (src / "tokenizer.model").write_bytes(buf.getvalue())
+        (src / "tokenizer_config.json").write_text(json.dumps({
+            "tokenizer_class": "GemmaTokenizer", "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>",
+            "pad_token": "<pad>", "mask_token": None, "add_bos_token": True, "add_eos_token": False}))
+        tok = AutoTokenizer.from_pretrained(str(src))
+        out.mkdir(parents=True, exist_ok=True)
+        tok.save_pretrained(str(out))
+        (out / "tokenizer.model").write_bytes(buf.getvalue())
+    (out / "config.json").write_text(json.dumps({"vocab_size": len(tok), "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2}))
+    return out
 
 
 def build(name, out):
@@ -69,6 +102,8 @@ def build(name, out):
 
     cfg_cls, model_cls, tok, dtype, kwargs = ARCHS[name]
     tok_dir = TOKENIZERS / tok
+    if tok == "gemma-spm":
+        tok_dir = gemma_tokenizer(pathlib.Path(out) / "gemma-spm")
     tcfg = json.loads((tok_dir / "config.json").read_text())
     kw = dict(kwargs, vocab_size=tcfg["vocab_size"])
     for k in ("bos_token_id", "eos_token_id", "pad_token_id"):
@@ -98,6 +133,15 @@ def build(name, out):
     for f in tok_dir.iterdir():
         if f.name not in ("config.json", "expected.json"):
             shutil.copy(f, d / f.name)
+    # transformers 4 (which wrote most checkpoints on the Hub) lists the
+    # added tokens in tokenizer_config.json; transformers 5 does not, and
+    # convert_hf_to_gguf.py's SentencePiece path types user-defined pieces
+    # from that list only.
+    tc = json.loads((d / "tokenizer_config.json").read_text())
+    if "added_tokens_decoder" not in tc and (d / "tokenizer.json").is_file():
+        added = json.loads((d / "tokenizer.json").read_text()).get("added_tokens", [])
+        tc["added_tokens_decoder"] = {str(a["id"]): {k: v for k, v in a.items() if k != "id"} for a in added}
+        (d / "tokenizer_config.json").write_text(json.dumps(tc, indent=2))
     return d
 
 
