@@ -327,3 +327,47 @@ def test_llama_cpp_tokenizes_like_transformers(exported, checkpoints, name):
     assert not bad, f"{name}: {len(bad)} prompts differ: {bad[:4]}"
     # The exception is taken exactly where the fixture is known to need it.
     assert diverged == (SPM_NOT_TRANSFORMERS | SPM_FRAGMENTS if name in ("phi3", "mixtral") else set())
+
+
+def rewrite(src, dst, change):
+    """Copy an F32 GGUF with change(name, array) applied to every tensor."""
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(str(dst), field(r, "general.architecture"))
+    w.kv_data[0].clear()  # the arch key comes back with the copied fields
+    for k, f in r.fields.items():
+        if k.startswith("GGUF."):
+            continue
+        t = f.types[0]
+        if t == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(k, f.contents(), t, sub_type=f.types[-1])
+        else:
+            w.add_key_value(k, f.contents(), t)
+    for t in r.tensors:
+        data = np.array(t.data, dtype=np.float32).reshape([int(x) for x in reversed(t.shape)])
+        w.add_tensor(t.name, np.ascontiguousarray(change(t.name, data)))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+UNDO = {
+    # Gemma's norms without the + 1.
+    "gemma2": lambda n, x: x - 1 if n.endswith("norm.weight") else x,
+    # GPT-2's square Conv1D attention output left untransposed.
+    "gpt2": lambda n, x: x.T if n.endswith("attn_output.weight") else x,
+    # Mixtral's experts stacked in reverse order.
+    "mixtral": lambda n, x: x[::-1] if "_exps." in n else x,
+}
+
+
+@pytest.mark.parametrize("name", list(UNDO))
+def test_undone_transform_would_fail(exported, checkpoints, tmp_path, name):
+    """The logit comparison can fail: undoing a transform in mlmf's F32 file
+    moves llama.cpp's logits beyond the F32 bound."""
+    d = checkpoints[name]
+    _, tok = hf_model(d)
+    ids = tok(TEXT)["input_ids"]
+    rewrite(exported[name, "F32"], tmp_path / "undone.gguf", UNDO[name])
+    diff = float(np.abs(llama_cpp_logits(tmp_path / "undone.gguf", ids) - transformers_logits(d, ids)).max())
+    assert diff > 3 * TOLERANCE["F32"], f"{name}: undoing the transform moved the logits by only {diff}"
