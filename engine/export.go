@@ -90,7 +90,7 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := archKVs[arch.GGUFArch]; !ok {
+	if _, ok := archKVs[arch.GGUFArch]; !ok || !exportArchs[det.Arch] {
 		return nil, fmt.Errorf("export: %s: architecture %s: %w (known: %s)", req.Source, det.Arch, ErrExportUnsupported, strings.Join(exportArchNames(), ", "))
 	}
 	hp, err := loadHParams(cfgPath)
@@ -327,14 +327,22 @@ func (c paramCount) label() string {
 	return ""
 }
 
-// exportArchNames lists the GGUF architectures the export writes.
+// exportArchs are the mapping architectures the export handles: their
+// GGUF architecture has a hyper-parameter recipe (archKVs) and the interop
+// tests (tests/interop/test_export.py, test_export_archs.py) compare their
+// output with convert_hf_to_gguf.py's byte for byte.
+var exportArchs = map[string]bool{
+	"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "qwen2_moe": true,
+	"gemma2": true, "phi3": true, "gpt2": true,
+}
+
+// exportArchNames lists exportArchs, sorted.
 func exportArchNames() []string {
-	var out []string
-	for _, a := range mapping.All() {
-		if _, ok := archKVs[a.GGUFArch]; ok {
-			out = append(out, a.Name)
-		}
+	out := make([]string, 0, len(exportArchs))
+	for a := range exportArchs {
+		out = append(out, a)
 	}
+	slices.Sort(out)
 	return out
 }
 
