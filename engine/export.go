@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"mlmf/engine/quant"
 	"mlmf/formats"
 	"mlmf/formats/gguf"
 	"mlmf/mapping"
@@ -33,6 +34,11 @@ type ExportRequest struct {
 	// the converter's "auto": BF16 when the first matrix of the source is
 	// BF16, F16 otherwise. 1-D tensors and norms are always F32.
 	Type formats.DType
+	// Quant, when set, is a llama-quantize preset and its options
+	// (--tensor-type, --output-tensor-type, --token-embedding-type): the
+	// output is what llama-quantize makes of the F32 export (Type is then
+	// ignored), computed in one pass without the F32 file.
+	Quant *quant.Options
 	// NoVocab writes no tokenizer.* keys (llama.cpp cannot run such a
 	// file, but it can take a vocabulary from elsewhere); without it a
 	// directory whose tokenizer cannot be read is refused.
@@ -78,6 +84,9 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	}
 	defer r.Close()
 	infos := r.Tensors()
+	if req.Quant != nil {
+		req.Type = formats.F32
+	}
 	if req.Type == formats.Invalid {
 		req.Type = guessType(infos)
 	}
@@ -149,6 +158,12 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	kvs, err := exportKVs(dir, hp, arch.GGUFArch, fileType, count, !req.NoVocab)
 	if err != nil {
 		return nil, err
+	}
+	if req.Quant != nil {
+		if tensors, sizes, total, err = quantizeExport(req.Source, arch.GGUFArch, kvs, tensors, *req.Quant); err != nil {
+			return nil, err
+		}
+		kvs = quant.OutputMetadata(kvs, req.Quant.FileType, nil, nil)
 	}
 
 	trackProgress(ctx, tensors, sizes, start, progress)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"mlmf/engine/quant"
 	"mlmf/formats"
 	"mlmf/formats/cast"
 	"mlmf/formats/gguf"
@@ -412,5 +413,51 @@ func TestParamCountLabel(t *testing.T) {
 	// shared 703*64 = 44992, experts 2*128*64 = 16384 per expert
 	if got, want := c.label(), "4x61K"; got != want {
 		t.Errorf("label %q, want %q", got, want)
+	}
+}
+
+// TestExportGGUFPreset: a llama-quantize preset with --tensor-type over the
+// exported tensor list, written in llama-quantize's order and metadata.
+func TestExportGGUFPreset(t *testing.T) {
+	t.Parallel()
+	dir, _ := writeGPT2(t, nil)
+	out := filepath.Join(t.TempDir(), "gpt2.gguf")
+	opt := &quant.Options{FileType: quant.Q8_0, TensorTypes: []quant.TensorType{{Pattern: "attn_qkv", Type: formats.F16}}}
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Quant: opt, NoVocab: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kvs := f.KVs()
+	if last := kvs[len(kvs)-1]; last.Key != "general.file_type" || last.Value != uint32(quant.Q8_0) {
+		t.Errorf("last key %v, want general.file_type = %d", last, quant.Q8_0)
+	}
+	var names []string
+	types := map[string]formats.DType{}
+	for _, ti := range f.Tensors() {
+		names = append(names, ti.Name)
+		types[ti.Name] = ti.DType
+	}
+	if names[0] != "output_norm.bias" || names[len(names)-1] != "blk.0.ffn_up.weight" {
+		t.Errorf("tensor order %v, want llama-quantize's (non-block tensors, then by block, each by name)", names)
+	}
+	for name, want := range map[string]formats.DType{"blk.0.attn_qkv.weight": formats.F16, "blk.0.attn_qkv.bias": formats.F32,
+		"blk.0.ffn_up.weight": formats.Q8_0, "position_embd.weight": formats.F32, "token_embd.weight": formats.Q8_0} {
+		if types[name] != want {
+			t.Errorf("%s is %v, want %v", name, types[name], want)
+		}
+	}
+	// An explicit type that cannot hold the rows is refused before writing.
+	outDir := t.TempDir()
+	opt = &quant.Options{FileType: quant.Q8_0, TensorTypes: []quant.TensorType{{Pattern: "ffn_up", Type: formats.Q4_K}}}
+	_, err = ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: filepath.Join(outDir, "x.gguf"), Quant: opt, NoVocab: true}, nil)
+	if err == nil || !strings.Contains(err.Error(), "blk.0.ffn_up.weight") {
+		t.Errorf("Q4_K for rows of 32: err %v, want one naming blk.0.ffn_up.weight", err)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+		t.Errorf("refused export left %v", ents)
 	}
 }

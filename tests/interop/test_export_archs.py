@@ -371,3 +371,67 @@ def test_undone_transform_would_fail(exported, checkpoints, tmp_path, name):
     rewrite(exported[name, "F32"], tmp_path / "undone.gguf", UNDO[name])
     diff = float(np.abs(llama_cpp_logits(tmp_path / "undone.gguf", ids) - transformers_logits(d, ids)).max())
     assert diff > 3 * TOLERANCE["F32"], f"{name}: undoing the transform moved the logits by only {diff}"
+
+
+# --type PRESET: what llama-quantize (llama-cpp-python's llama_model_quantize)
+# makes of convert_hf_to_gguf.py's F32 file, in one pass. (name, preset,
+# --output-tensor-type, --token-embedding-type)
+PRESETS = [
+    ("qwen2_wide", "Q4_K_M", None, None),
+    ("qwen2_wide", "Q6_K", None, None),
+    ("qwen2_wide", "Q3_K_S", "Q8_0", "Q4_K"),
+    ("mixtral_wide", "Q4_K_M", None, None),
+    ("mixtral_wide", "Q5_K_S", None, None),
+    # rows of 64: every k-quant falls back
+    ("gpt2", "Q4_K_M", None, None),
+]
+FTYPE_IDS = {"Q4_K_M": 15, "Q6_K": 18, "Q3_K_S": 11, "Q5_K_S": 16}
+GGML_TYPE_IDS = {"Q8_0": 8, "Q4_K": 12, "Q6_K": 14}
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wide")
+    return {name: tiny_archs.build(name, out) for name in ("qwen2_wide", "mixtral_wide")}
+
+
+@pytest.mark.parametrize("name, preset, out_type, emb_type", PRESETS)
+def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints, tmp_path, name, preset, out_type, emb_type):
+    import ctypes
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    d = wide.get(name) or checkpoints[name]
+    ours = tmp_path / "mlmf.gguf"
+    extra = []
+    if out_type:
+        extra += ["--output-tensor-type", out_type]
+    if emb_type:
+        extra += ["--token-embedding-type", emb_type]
+    mlmf.run("convert", d, ours, "--to", "gguf", "--type", preset, *extra)
+    f32 = tmp_path / "f32.gguf"
+    mlmf.run("convert", d, f32, "--to", "gguf", "--type", "F32")
+    pre = field(gguf.GGUFReader(f32), "tokenizer.ggml.pre")
+    ref_f32 = tmp_path / "ref-f32.gguf"
+    res = run_script(d, pre, [("f32", ref_f32)])
+    assert res.returncode == 0, res.stderr[-4000:]
+    theirs = tmp_path / "llama.gguf"
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype = FTYPE_IDS[preset]
+    p.nthread = 2
+    if out_type:
+        p.output_tensor_type = GGML_TYPE_IDS[out_type]
+    if emb_type:
+        p.token_embedding_type = GGML_TYPE_IDS[emb_type]
+    assert llama_cpp.llama_model_quantize(str(ref_f32).encode(), str(theirs).encode(), ctypes.byref(p)) == 0
+    got, want = gguf.GGUFReader(ours), gguf.GGUFReader(theirs)
+    assert [t.name for t in got.tensors] == [t.name for t in want.tensors], "tensor names or order differ"
+    types = set()
+    for g, w in zip(got.tensors, want.tensors):
+        assert g.tensor_type == w.tensor_type, f"{preset}: tensor {g.name}: type {g.tensor_type.name}, want {w.tensor_type.name}"
+        assert list(g.shape) == list(w.shape), g.name
+        if g.data.tobytes() != w.data.tobytes():
+            pytest.fail(f"{preset}: tensor {g.name} ({g.tensor_type.name}): bytes differ")
+        types.add(w.tensor_type.name)
+    assert kvs(got) == kvs(want)
+    if name != "gpt2":
+        assert any(t.endswith("_K") for t in types), f"{preset} on {name} chose no k-quant: {types}"

@@ -48,6 +48,12 @@ ARCHS = {
                   dict(COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                        shared_expert_intermediate_size=96, decoder_sparse_step=1, mlp_only_layers=[],
                        norm_topk_prob=False)),
+    # Rows of 256 and more, so that llama-quantize's k-quant presets apply
+    # without falling back (tests of --type Q4_K_M …).
+    "qwen2_wide": ("Qwen2Config", "Qwen2ForCausalLM", "qwen2", "bfloat16",
+                   dict(COMMON, hidden_size=256, intermediate_size=512, tie_word_embeddings=False)),
+    "mixtral_wide": ("MixtralConfig", "MixtralForCausalLM", "llama-spm", "bfloat16",
+                     dict(COMMON, hidden_size=256, intermediate_size=256, num_local_experts=4, num_experts_per_tok=2)),
     # A Qwen2 with a byte-level BPE whose pre-tokenizer regex neither the
     # converter (by hash) nor llama.cpp knows.
     "odd-pre": ("Qwen2Config", "Qwen2ForCausalLM", "odd-pre", "bfloat16", dict(COMMON)),
