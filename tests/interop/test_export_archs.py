@@ -24,6 +24,10 @@ nor the script knows: both refuse its vocabulary (asserted), so its tensors
 and hyper-parameters are compared with the vocabulary left out (mlmf
 --no-vocab, the script's set_vocab skipped), and llama.cpp does not run it.
 
+With a llama-quantize preset (--type Q4_K_M, with --output-tensor-type and
+--token-embedding-type) mlmf's file must equal what llama_model_quantize
+makes of the script's F32 file: tensors, order and metadata.
+
     MLMF_BIN=/path/to/mlmf LLAMA_CPP_SRC=/path/to/llama.cpp \\
         ~/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_export_archs.py -q -rs
 """
