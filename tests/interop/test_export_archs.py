@@ -399,6 +399,21 @@ def wide(tmp_path_factory):
     return {name: tiny_archs.build(name, out) for name in ("qwen2_wide", "mixtral_wide")}
 
 
+_ref_f32 = {}
+
+
+def reference_f32(mlmf, d):
+    """convert_hf_to_gguf.py's F32 file of checkpoint d (made once)."""
+    if d not in _ref_f32:
+        f32 = d.parent / "mlmf-f32.gguf"
+        mlmf.run("convert", d, f32, "--to", "gguf", "--type", "F32")
+        ref = d.parent / "ref-f32.gguf"
+        res = run_script(d, field(gguf.GGUFReader(f32), "tokenizer.ggml.pre"), [("f32", ref)])
+        assert res.returncode == 0, res.stderr[-4000:]
+        _ref_f32[d] = ref
+    return _ref_f32[d]
+
+
 @pytest.mark.parametrize("name, preset, out_type, emb_type", PRESETS)
 def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints, tmp_path, name, preset, out_type, emb_type):
     import ctypes
@@ -412,12 +427,7 @@ def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints
     if emb_type:
         extra += ["--token-embedding-type", emb_type]
     mlmf.run("convert", d, ours, "--to", "gguf", "--type", preset, *extra)
-    f32 = tmp_path / "f32.gguf"
-    mlmf.run("convert", d, f32, "--to", "gguf", "--type", "F32")
-    pre = field(gguf.GGUFReader(f32), "tokenizer.ggml.pre")
-    ref_f32 = tmp_path / "ref-f32.gguf"
-    res = run_script(d, pre, [("f32", ref_f32)])
-    assert res.returncode == 0, res.stderr[-4000:]
+    ref_f32 = reference_f32(mlmf, d)
     theirs = tmp_path / "llama.gguf"
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype = FTYPE_IDS[preset]
