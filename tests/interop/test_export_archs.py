@@ -50,7 +50,7 @@ import tiny_archs  # noqa: E402
 
 SRC = os.environ.get("LLAMA_CPP_SRC", os.path.expanduser("~/.cache/mlmf/venv/llama.cpp"))
 TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
-ARCHS = ["qwen2", "gemma2", "phi3", "gpt2", "mixtral", "qwen2_moe"]
+ARCHS = ["qwen2", "gemma2", "phi3", "gpt2", "gpt2_odd", "mixtral", "qwen2_moe"]
 # Vocabularies both converters refuse; their tensors are still compared.
 REFUSED = {"odd-pre": "byte-level BPE pre-tokenizer regex \\p{L}+\\p{N}*|\\s+|[^\\s\\p{L}]+ is one llama.cpp does not implement"}
 
@@ -182,6 +182,12 @@ def test_tiny_models_exercise_the_transforms(exported):
     assert gpt2["position_embd.weight"].tensor_type == gguf.GGMLQuantizationType.F32
     assert "output.weight" not in gpt2 and "output.weight" not in qwen2
     assert "output.weight" in names("phi3")
+    # Rows of 48 do not split into Q8_0 blocks: the script's F16 fallback.
+    odd = names("gpt2_odd")
+    assert odd["blk.0.attn_qkv.weight"].tensor_type == gguf.GGMLQuantizationType.F16
+    assert odd["blk.0.ffn_up.weight"].tensor_type == gguf.GGMLQuantizationType.F16
+    assert odd["token_embd.weight"].tensor_type == gguf.GGMLQuantizationType.F16
+    assert odd["blk.0.ffn_down.weight"].tensor_type == gguf.GGMLQuantizationType.Q8_0  # rows of 192
 
 
 def test_odd_pre_refused_by_both(mlmf, checkpoints, tmp_path):

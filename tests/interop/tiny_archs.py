@@ -42,6 +42,9 @@ ARCHS = {
              dict(COMMON, pad_token_id=0, original_max_position_embeddings=128, tie_word_embeddings=False)),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", "gpt2", "bfloat16",
              dict(n_embd=64, n_layer=2, n_head=4, n_positions=128)),
+    # Rows of 48 (and 192): Q8_0 falls back to F16 for the weights.
+    "gpt2_odd": ("GPT2Config", "GPT2LMHeadModel", "gpt2", "float16",
+                 dict(n_embd=48, n_layer=2, n_head=4, n_positions=128)),
     "mixtral": ("MixtralConfig", "MixtralForCausalLM", "llama-spm", "bfloat16",
                 dict(COMMON, num_local_experts=4, num_experts_per_tok=2)),
     "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM", "qwen2", "bfloat16",
@@ -60,7 +63,7 @@ ARCHS = {
 }
 
 # Keys the converter reads that transformers 5 does not write.
-EXTRA = {"gpt2": {"n_ctx": 128}}
+EXTRA = {"gpt2": {"n_ctx": 128}, "gpt2_odd": {"n_ctx": 128}}
 
 
 def gemma_tokenizer(out):
