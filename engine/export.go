@@ -121,10 +121,21 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	for _, t := range infos {
 		byName[t.Name] = t
 	}
-	tensors := make([]formats.Tensor, 0, len(plan))
-	sizes := make([]int64, 0, len(plan))
+	extras, extraKVs, err := extrasFor(hp, arch.GGUFArch)
+	if err != nil {
+		return nil, err
+	}
+	tensors := make([]formats.Tensor, 0, len(extras)+len(plan))
+	sizes := make([]int64, 0, len(extras)+len(plan))
 	var total int64
 	var count paramCount
+	for _, x := range extras {
+		t := x.tensor()
+		count.add(t.Name, t.Shape)
+		total += 4 * int64(len(x.values))
+		sizes = append(sizes, 4*int64(len(x.values)))
+		tensors = append(tensors, t)
+	}
 	for _, pt := range plan {
 		srcs := make([]exportSource, 0, len(pt.Sources))
 		for _, name := range pt.Sources {
@@ -155,7 +166,7 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		tensors = append(tensors, formats.Tensor{Name: pt.Name, DType: e.to, Shape: slices.Clone(e.shape), Data: e})
 	}
 
-	kvs, err := exportKVs(dir, hp, arch.GGUFArch, fileType, count, !req.NoVocab)
+	kvs, err := exportKVs(dir, hp, arch.GGUFArch, extraKVs, fileType, count, !req.NoVocab)
 	if err != nil {
 		return nil, err
 	}
@@ -267,12 +278,12 @@ func permuteQK(x []float32, shape []int64, nHead int) []float32 {
 
 // exportKVs is the metadata convert_hf_to_gguf.py writes, in its order:
 // general.*, the architecture's hyper-parameters, then the vocabulary.
-func exportKVs(dir string, h *hparams, arch string, fileType uint32, count paramCount, vocab bool) ([]gguf.KV, error) {
-	kvs := []gguf.KV{
-		gguf.String("general.architecture", arch),
+func exportKVs(dir string, h *hparams, arch string, extra []gguf.KV, fileType uint32, count paramCount, vocab bool) ([]gguf.KV, error) {
+	kvs := append([]gguf.KV{gguf.String("general.architecture", arch)}, extra...)
+	kvs = append(kvs,
 		gguf.String("general.type", "model"),
 		gguf.String("general.name", idToTitle(filepath.Base(filepath.Clean(dir)))),
-	}
+	)
 	if label := count.label(); label != "" {
 		kvs = append(kvs, gguf.String("general.size_label", label))
 	}

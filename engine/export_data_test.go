@@ -461,3 +461,30 @@ func TestExportGGUFPreset(t *testing.T) {
 		t.Errorf("refused export left %v", ents)
 	}
 }
+
+func TestPhi3RopeFactors(t *testing.T) {
+	t.Parallel()
+	cfg := func(long string) *hparams {
+		h, err := parseHParams([]byte(`{"hidden_size": 64, "num_attention_heads": 4, "max_position_embeddings": 1024,
+			"rope_parameters": {"rope_type": "longrope", "original_max_position_embeddings": 256,
+			"long_factor": `+long+`, "short_factor": [1, 1, 1, 1, 1, 1, 1, 1.5]}}`), "config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	xs, kvs, err := phi3RopeFactors(cfg(`[1, 2, 3, 4, 5, 6, 7, 8]`), "phi3.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xs) != 2 || xs[0].name != "rope_factors_long.weight" || xs[0].values[7] != 8 || xs[1].values[7] != 1.5 {
+		t.Errorf("tensors %+v", xs)
+	}
+	want := float32(math.Sqrt(1 + math.Log(4)/math.Log(256)))
+	if len(kvs) != 1 || kvs[0].Key != "phi3.rope.scaling.attn_factor" || kvs[0].Value != want {
+		t.Errorf("kvs %v, want attn_factor %v", kvs, want)
+	}
+	if _, _, err := phi3RopeFactors(cfg(`[1, 2, 3]`), "phi3."); err == nil || !strings.Contains(err.Error(), "want 8 each") {
+		t.Errorf("3 long factors: err %v", err)
+	}
+}

@@ -24,6 +24,10 @@ func loadHParams(path string) (*hparams, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseHParams(b, path)
+}
+
+func parseHParams(b []byte, path string) (*hparams, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m map[string]any
@@ -254,9 +258,6 @@ var archKVs = map[string][]kvRule{
 		}),
 		fileTypeRule,
 		calc(func(h *hparams, e *kvEnv) ([]gguf.KV, error) {
-			if _, ok := h.ropeParams()["long_factor"]; ok {
-				return nil, h.errf("rope_scaling", "long/short rope factors (Phi-3 128k) need generated rope_factors tensors: %w", ErrExportUnsupported)
-			}
 			v, _ := h.find("sliding_window")
 			if v == nil {
 				return []gguf.KV{e.u32("attention.sliding_window", 0)}, nil

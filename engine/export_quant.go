@@ -46,11 +46,12 @@ func quantizeExport(src, arch string, kvs []gguf.KV, tensors []formats.Tensor, o
 	var total int64
 	for _, d := range decisions {
 		t := byName[d.Name]
-		e, ok := t.Data.(*exportData)
-		if !ok {
-			return nil, nil, 0, fmt.Errorf("export: %s: tensor %q: %w", src, d.Name, ErrExportUnsupported)
+		if e, ok := t.Data.(*exportData); ok {
+			e.to = d.To
+		} else if d.To != t.DType {
+			// a generated tensor (rope factors): 1-D, kept F32 by the rules
+			return nil, nil, 0, fmt.Errorf("export: %s: tensor %q as %v: %w", src, d.Name, d.To, ErrExportUnsupported)
 		}
-		e.to = d.To
 		t.DType = d.To
 		size, err := d.To.ByteSize(t.Shape)
 		if err != nil {

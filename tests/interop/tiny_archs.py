@@ -40,6 +40,17 @@ ARCHS = {
                dict(COMMON, head_dim=16, query_pre_attn_scalar=16, sliding_window=64)),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", "llama-spm", "bfloat16",
              dict(COMMON, pad_token_id=0, original_max_position_embeddings=128, tie_word_embeddings=False)),
+    # LongRoPE (Phi-3 128k style): the converter writes the long and short
+    # factors as tensors and an attention factor. llama.cpp picks the long
+    # factors when its context (at least 256 in llama-cpp-python) exceeds
+    # the original one, transformers when the sequence does: an original
+    # context of 256 has both use the short factors on the test's text.
+    "phi3_long": ("Phi3Config", "Phi3ForCausalLM", "llama-spm", "bfloat16",
+                  dict(COMMON, pad_token_id=0, max_position_embeddings=1024, original_max_position_embeddings=256,
+                       tie_word_embeddings=False,
+                       rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                        "long_factor": [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0],
+                                        "short_factor": [1.0, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.75]})),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", "gpt2", "bfloat16",
              dict(n_embd=64, n_layer=2, n_head=4, n_positions=128)),
     # Rows of 48 (and 192): Q8_0 falls back to F16 for the weights.
