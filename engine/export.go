@@ -56,12 +56,15 @@ type ExportResult struct {
 // fileTypes is general.file_type for each --type (llama_ftype).
 var fileTypes = map[formats.DType]uint32{formats.F32: 0, formats.F16: 1, formats.Q8_0: 7, formats.BF16: 32}
 
-// ExportGGUF converts a Hugging Face checkpoint directory to GGUF: tensors
-// renamed by the mapping, LLaMA's Q/K rows permuted for llama.cpp's rotary
-// layout, 2-D weights in the requested type and everything else F32,
-// hyper-parameters and the vocabulary as metadata. It streams tensor by
-// tensor (memory bounded by the largest tensor), checks ctx between tensors
-// and writes atomically: on error or cancel Output is left as it was.
+// ExportGGUF converts a Hugging Face checkpoint directory to GGUF as
+// convert_hf_to_gguf.py does: tensors renamed and transformed as the
+// mapping declares (Q/K permutation, Gemma's norm + 1, Conv1D transpose,
+// expert stacking, fused tensors split), in the converter's types (2-D
+// weights in the requested type, the rest F32), with its general.* keys,
+// the architecture's hyper-parameters (archKVs) and the vocabulary. It
+// streams tensor by tensor (memory bounded by the largest output tensor),
+// checks ctx between tensors and writes atomically: on error or cancel
+// Output is left as it was.
 func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress)) (*ExportResult, error) {
 	start := time.Now()
 	if _, ok := fileTypes[req.Type]; !ok && req.Type != formats.Invalid {
