@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 	"unsafe"
 
+	"mlmf/engine/quant"
 	"mlmf/formats"
-	"mlmf/formats/cast"
-	"mlmf/formats/ggml"
 	"mlmf/formats/gguf"
 	"mlmf/mapping"
 	"mlmf/tokenizer"
@@ -37,6 +34,11 @@ type ExportRequest struct {
 	// the converter's "auto": BF16 when the first matrix of the source is
 	// BF16, F16 otherwise. 1-D tensors and norms are always F32.
 	Type formats.DType
+	// Quant, when set, is a llama-quantize preset and its options
+	// (--tensor-type, --output-tensor-type, --token-embedding-type): the
+	// output is what llama-quantize makes of the F32 export (Type is then
+	// ignored), computed in one pass without the F32 file.
+	Quant *quant.Options
 	// NoVocab writes no tokenizer.* keys (llama.cpp cannot run such a
 	// file, but it can take a vocabulary from elsewhere); without it a
 	// directory whose tokenizer cannot be read is refused.
@@ -51,19 +53,18 @@ type ExportResult struct {
 	Elapsed time.Duration
 }
 
-// exportArchs are the architectures the GGUF export knows the
-// hyper-parameters of; all of them are LLaMA-shaped.
-var exportArchs = map[string]bool{"llama": true, "mistral": true}
-
 // fileTypes is general.file_type for each --type (llama_ftype).
 var fileTypes = map[formats.DType]uint32{formats.F32: 0, formats.F16: 1, formats.Q8_0: 7, formats.BF16: 32}
 
-// ExportGGUF converts a Hugging Face checkpoint directory to GGUF: tensors
-// renamed by the mapping, LLaMA's Q/K rows permuted for llama.cpp's rotary
-// layout, 2-D weights in the requested type and everything else F32,
-// hyper-parameters and the vocabulary as metadata. It streams tensor by
-// tensor (memory bounded by the largest tensor), checks ctx between tensors
-// and writes atomically: on error or cancel Output is left as it was.
+// ExportGGUF converts a Hugging Face checkpoint directory to GGUF as
+// convert_hf_to_gguf.py does: tensors renamed and transformed as the
+// mapping declares (Q/K permutation, Gemma's norm + 1, Conv1D transpose,
+// expert stacking, fused tensors split), in the converter's types (2-D
+// weights in the requested type, the rest F32), with its general.* keys,
+// the architecture's hyper-parameters (archKVs) and the vocabulary. It
+// streams tensor by tensor (memory bounded by the largest output tensor),
+// checks ctx between tensors and writes atomically: on error or cancel
+// Output is left as it was.
 func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress)) (*ExportResult, error) {
 	start := time.Now()
 	if _, ok := fileTypes[req.Type]; !ok && req.Type != formats.Invalid {
@@ -86,6 +87,9 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	}
 	defer r.Close()
 	infos := r.Tensors()
+	if req.Quant != nil {
+		req.Type = formats.F32
+	}
 	if req.Type == formats.Invalid {
 		req.Type = guessType(infos)
 	}
@@ -94,8 +98,16 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	if det.Arch == "" {
 		return nil, fmt.Errorf("export: %s: architecture not detected: %s", req.Source, det.Reason)
 	}
-	if !exportArchs[det.Arch] {
-		return nil, fmt.Errorf("export: %s: architecture %s: %w (only llama and mistral so far)", req.Source, det.Arch, ErrExportUnsupported)
+	arch, err := mapping.Lookup(det.Arch)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := archKVs[arch.GGUFArch]; !ok || !exportArchs[det.Arch] {
+		return nil, fmt.Errorf("export: %s: architecture %s: %w (known: %s)", req.Source, det.Arch, ErrExportUnsupported, strings.Join(exportArchNames(), ", "))
+	}
+	hp, err := loadHParams(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	m, err := mapping.NewMapper(det.Arch, cfg, nil)
 	if err != nil {
@@ -106,68 +118,66 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		return nil, err
 	}
 	plan := rep.Plan()
-	ec := cfg.Effective()
+	vars := mapping.ShapeVars(cfg)
 
 	byName := make(map[string]formats.TensorInfo, len(infos))
 	for _, t := range infos {
 		byName[t.Name] = t
 	}
-	tensors := make([]formats.Tensor, 0, len(plan))
-	sizes := make([]int64, 0, len(plan))
-	var total, nParams int64
+	extras, extraKVs, err := extrasFor(hp, arch.GGUFArch)
+	if err != nil {
+		return nil, err
+	}
+	tensors := make([]formats.Tensor, 0, len(extras)+len(plan))
+	sizes := make([]int64, 0, len(extras)+len(plan))
+	var total int64
+	var count paramCount
+	for _, x := range extras {
+		t := x.tensor()
+		count.add(t.Name, t.Shape)
+		total += 4 * int64(len(x.values))
+		sizes = append(sizes, 4*int64(len(x.values)))
+		tensors = append(tensors, t)
+	}
 	for _, pt := range plan {
-		if len(pt.Sources) != 1 {
-			return nil, fmt.Errorf("export: %s: tensor %q is made of %d sources: %w", req.Source, pt.Name, len(pt.Sources), ErrExportUnsupported)
-		}
-		src := byName[pt.Sources[0]]
-		if pt.Shape != nil && !slices.Equal(pt.Shape, src.Shape) {
-			return nil, fmt.Errorf("export: %s: tensor %q (%s): planned shape %v differs from the source's %v: %w", req.Source, pt.Name, src.Name, pt.Shape, src.Shape, ErrExportUnsupported)
-		}
-		if !src.DType.IsFloat() {
-			return nil, fmt.Errorf("export: %s: tensor %q (%s) is %v, not a floating-point type: %w", req.Source, pt.Name, src.Name, src.DType, ErrExportUnsupported)
-		}
-		var heads int
-		if tr := pt.Transform; tr != nil {
-			switch tr.Op {
-			case mapping.OpPermuteQK:
-				switch tr.Arg {
-				case "n_head":
-					heads = ec.NumHeads
-				case "n_head_kv":
-					heads = ec.KVHeads()
-				}
-				if heads <= 0 || len(src.Shape) == 0 || src.Shape[0]%int64(2*heads) != 0 {
-					return nil, fmt.Errorf("export: %s: tensor %q (%s): %d rows cannot be permuted for %s=%d", req.Source, pt.Name, src.Name, firstDim(src.Shape), tr.Arg, heads)
-				}
-			default:
-				return nil, fmt.Errorf("export: %s: tensor %q: transform %s: %w", req.Source, pt.Name, tr.Op, ErrExportUnsupported)
+		srcs := make([]exportSource, 0, len(pt.Sources))
+		for _, name := range pt.Sources {
+			src := byName[name]
+			sr, err := r.TensorReader(src.Name)
+			if err != nil {
+				return nil, err
 			}
+			s := exportSource{info: src, src: sr}
+			if v, ok := r.(viewer); ok {
+				if b, err := v.View(src.Name); err == nil && int64(len(b)) == sr.Size() {
+					s.view = b
+				}
+			}
+			srcs = append(srcs, s)
 		}
-		to := exportType(pt.Name, src.Shape, req.Type)
-		size, err := to.ByteSize(src.Shape)
-		if err != nil {
-			return nil, fmt.Errorf("export: %s: tensor %q as %v: %w", req.Source, pt.Name, to, err)
-		}
-		sr, err := r.TensorReader(src.Name)
+		e, err := newExportData(req.Source, pt, srcs, func(v string) int { return int(vars[v]) }, req.Type)
 		if err != nil {
 			return nil, err
 		}
-		var view []byte
-		if v, ok := r.(viewer); ok {
-			if b, err := v.View(src.Name); err == nil && int64(len(b)) == sr.Size() {
-				view = b
-			}
+		size, err := e.to.ByteSize(e.shape)
+		if err != nil {
+			return nil, fmt.Errorf("export: %s: tensor %q as %v: %w", req.Source, pt.Name, e.to, err)
 		}
-		nParams += src.NumElements()
+		count.add(pt.Name, e.shape)
 		total += size
 		sizes = append(sizes, size)
-		tensors = append(tensors, formats.Tensor{Name: pt.Name, DType: to, Shape: append([]int64(nil), src.Shape...),
-			Data: &exportData{src: sr, view: view, info: src, name: pt.Name, to: to, permuteHeads: heads}})
+		tensors = append(tensors, formats.Tensor{Name: pt.Name, DType: e.to, Shape: slices.Clone(e.shape), Data: e})
 	}
 
-	kvs, err := exportKVs(dir, ec, fileType, nParams, !req.NoVocab)
+	kvs, err := exportKVs(dir, hp, arch.GGUFArch, extraKVs, fileType, count, !req.NoVocab)
 	if err != nil {
 		return nil, err
+	}
+	if req.Quant != nil {
+		if tensors, sizes, total, err = quantizeExport(req.Source, arch.GGUFArch, kvs, tensors, *req.Quant); err != nil {
+			return nil, err
+		}
+		kvs = quant.OutputMetadata(kvs, req.Quant.FileType, nil, nil)
 	}
 
 	trackProgress(ctx, tensors, sizes, start, progress)
@@ -233,126 +243,9 @@ func checkReport(src string, rep *mapping.Report) error {
 		src, src, strings.Join(problems, "\n  "), extra)
 }
 
-// exportType is convert_hf_to_gguf.py's type policy for LLaMA-family
-// tensors: 1-D tensors, norms and non-weights stay F32; other weights take
-// the requested type, falling back to F16 when a row does not divide into
-// quantization blocks (the script's QuantError fallback).
-func exportType(name string, shape []int64, want formats.DType) formats.DType {
-	if len(shape) <= 1 || strings.HasSuffix(name, "_norm.weight") || !strings.HasSuffix(name, ".weight") {
-		return formats.F32
-	}
-	if want.BlockSize() > 1 && shape[len(shape)-1]%int64(want.BlockSize()) != 0 {
-		return formats.F16
-	}
-	return want
-}
-
 // viewer is a reader that maps tensors (safetensors files and shards).
 type viewer interface {
 	View(name string) ([]byte, error)
-}
-
-// exportData produces one tensor: the source converted to F32, permuted,
-// then encoded in the target type.
-type exportData struct {
-	src *io.SectionReader
-	// view is the tensor's mapped bytes when the reader has them: chunks
-	// are read from it and their pages dropped once written, so resident
-	// memory stays bounded by the working chunk.
-	view         []byte
-	info         formats.TensorInfo
-	name         string
-	to           formats.DType
-	permuteHeads int
-	// chunkBytes bounds the F32 working buffer (rowChunkBytes when 0).
-	chunkBytes int64
-}
-
-func (e *exportData) WriteTo(w io.Writer) (int64, error) {
-	t := e.info
-	want, err := t.DType.ByteSize(t.Shape)
-	if err != nil || want != e.src.Size() || len(t.Shape) == 0 {
-		return 0, fmt.Errorf("tensor %q (%s): %d bytes for %v %v", e.name, t.Name, e.src.Size(), t.DType, t.Shape)
-	}
-	// Rows along the first dimension, processed a bounded chunk at a time;
-	// a permuted tensor is chunked by whole heads (the permutation never
-	// crosses a head).
-	rows := t.Shape[0]
-	cols := int64(1)
-	for _, d := range t.Shape[1:] {
-		cols *= d
-	}
-	unit := int64(1)
-	if e.permuteHeads > 0 {
-		unit = rows / int64(e.permuteHeads)
-	}
-	budget := e.chunkBytes
-	if budget <= 0 {
-		budget = rowChunkBytes
-	}
-	chunk := max(unit, budget/(4*max(cols, 1))/unit*unit)
-	chunk = min(chunk, rows)
-	inRow := want / max(rows, 1)
-	outRowShape := append([]int64{1}, t.Shape[1:]...)
-	outRow, err := e.to.ByteSize(outRowShape)
-	if err != nil {
-		return 0, fmt.Errorf("tensor %q as %v: %w", e.name, e.to, err)
-	}
-	workers := runtime.GOMAXPROCS(0)
-	var raw []byte
-	if e.view == nil {
-		raw = make([]byte, chunk*inRow)
-	}
-	x := make([]float32, chunk*cols)
-	var out []byte
-	if e.to != formats.F32 {
-		out = make([]byte, chunk*outRow)
-	}
-	var written int64
-	for row := int64(0); row < rows; row += chunk {
-		k := min(chunk, rows-row)
-		var b []byte
-		if e.view != nil {
-			b = e.view[row*inRow : (row+k)*inRow]
-		} else {
-			b = raw[:k*inRow]
-			if _, err := e.src.ReadAt(b, row*inRow); err != nil && !(errors.Is(err, io.EOF) && row+k == rows) {
-				return written, fmt.Errorf("tensor %q (%s): read: %w", e.name, t.Name, err)
-			}
-		}
-		xs := x[:k*cols]
-		if err := cast.ConvertParallel(f32Bytes(xs), formats.F32, b, t.DType, cast.Options{}, workers); err != nil {
-			return written, fmt.Errorf("tensor %q (%s): %w", e.name, t.Name, err)
-		}
-		if e.permuteHeads > 0 {
-			xs = permuteQK(xs, []int64{k, cols}, int(k/unit))
-		}
-		var o []byte
-		switch {
-		case e.to == formats.F32:
-			o = f32Bytes(xs)
-		case e.to.IsQuantized():
-			o = out[:k*outRow]
-			ne0 := t.Shape[len(t.Shape)-1]
-			if err := ggml.QuantizeParallel(o, xs, e.to, int(ne0), nil, workers); err != nil {
-				return written, fmt.Errorf("tensor %q: %w", e.name, err)
-			}
-		default:
-			o = out[:k*outRow]
-			if err := cast.ConvertParallel(o, e.to, f32Bytes(xs), formats.F32, cast.Options{}, workers); err != nil {
-				return written, fmt.Errorf("tensor %q: %w", e.name, err)
-			}
-		}
-		m, err := w.Write(o)
-		written += int64(m)
-		if err != nil {
-			return written, err
-		}
-		if e.view != nil {
-			dropPages(b)
-		}
-	}
-	return written, nil
 }
 
 // f32Bytes views a float32 slice as its little-endian bytes (the machines
@@ -386,55 +279,22 @@ func permuteQK(x []float32, shape []int64, nHead int) []float32 {
 	return out
 }
 
-// exportKVs is the metadata convert_hf_to_gguf.py writes for a LLaMA-family
-// model, in its order: general.*, the hyper-parameters, then the vocabulary.
-func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int64, vocab bool) ([]gguf.KV, error) {
-	const arch = "llama"
-	p := arch + "."
-	kvs := []gguf.KV{
-		gguf.String("general.architecture", arch),
+// exportKVs is the metadata convert_hf_to_gguf.py writes, in its order:
+// general.*, the architecture's hyper-parameters, then the vocabulary.
+func exportKVs(dir string, h *hparams, arch string, extra []gguf.KV, fileType uint32, count paramCount, vocab bool) ([]gguf.KV, error) {
+	kvs := append([]gguf.KV{gguf.String("general.architecture", arch)}, extra...)
+	kvs = append(kvs,
 		gguf.String("general.type", "model"),
 		gguf.String("general.name", idToTitle(filepath.Base(filepath.Clean(dir)))),
+	)
+	if label := count.label(); label != "" {
+		kvs = append(kvs, gguf.String("general.size_label", label))
 	}
-	if nParams > 0 {
-		kvs = append(kvs, gguf.String("general.size_label", sizeLabel(nParams)))
+	hyper, err := hyperKVs(h, arch, fileType)
+	if err != nil {
+		return nil, err
 	}
-	u32 := func(key string, v int) {
-		if v > 0 {
-			kvs = append(kvs, gguf.Uint32(p+key, uint32(v)))
-		}
-	}
-	u32("block_count", c.NumLayers)
-	u32("context_length", c.MaxPositions)
-	u32("embedding_length", c.HiddenSize)
-	u32("feed_forward_length", c.IntermediateSize)
-	u32("attention.head_count", c.NumHeads)
-	u32("attention.head_count_kv", c.NumKVHeads)
-	if rs := c.RopeScaling; rs != nil {
-		typ, _ := rs["rope_type"].(string)
-		if typ == "" {
-			typ, _ = rs["type"].(string)
-		}
-		factor, hasFactor := rs["factor"].(float64)
-		switch {
-		case typ == "linear" && hasFactor:
-			kvs = append(kvs, gguf.String(p+"rope.scaling.type", "linear"), gguf.Float32(p+"rope.scaling.factor", float32(factor)))
-		case typ == "" || typ == "default":
-		default:
-			return nil, fmt.Errorf("export: %s: rope scaling %q: %w", c.Source, typ, ErrExportUnsupported)
-		}
-	}
-	if c.RopeTheta > 0 {
-		kvs = append(kvs, gguf.Float32(p+"rope.freq_base", float32(c.RopeTheta)))
-	}
-	if c.NormEps > 0 {
-		kvs = append(kvs, gguf.Float32(p+"attention.layer_norm_rms_epsilon", float32(c.NormEps)))
-	}
-	u32("attention.key_length", c.HeadDim)
-	u32("attention.value_length", c.HeadDim)
-	kvs = append(kvs, gguf.Uint32("general.file_type", fileType))
-	u32("vocab_size", c.VocabSize)
-	u32("rope.dimension_count", c.HeadSize())
+	kvs = append(kvs, hyper...)
 	kvs = append(kvs, gguf.Uint32("general.quantization_version", 2))
 	if !vocab {
 		return kvs, nil
@@ -442,6 +302,11 @@ func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int6
 	v, err := tokenizer.FromDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("export: %s: vocabulary: %w (--no-vocab writes the file without one)", dir, err)
+	}
+	if adjust := vocabAdjust[arch]; adjust != nil {
+		if err := adjust(dir, h, v); err != nil {
+			return nil, fmt.Errorf("export: %s: vocabulary: %w", dir, err)
+		}
 	}
 	for _, kv := range v.KVs() {
 		g, err := gguf.NewKV(kv.Key, kv.Value)
@@ -451,6 +316,63 @@ func exportKVs(dir string, c *mapping.ModelConfig, fileType uint32, nParams int6
 		kvs = append(kvs, g)
 	}
 	return kvs, nil
+}
+
+// paramCount is gguf-py's GGUFWriter.get_total_parameter_count over the
+// written tensors: expert tensors ("_exps.") count once per expert.
+type paramCount struct {
+	total, shared, expert int64
+	expertSum, nExpert    int64
+}
+
+func (c *paramCount) add(name string, shape []int64) {
+	size := prod(shape)
+	c.total += size
+	if !strings.Contains(name, "_exps.") || len(shape) < 3 {
+		c.shared += size
+		return
+	}
+	// Row-major like gguf-py's: the expert count is shape[-3] (shape[-2]
+	// for a bias).
+	n := shape[len(shape)-3]
+	if strings.Contains(name, ".bias") {
+		n = shape[len(shape)-2]
+	}
+	if n > 0 {
+		c.expert += size / n
+		c.expertSum += n
+		c.nExpert++
+	}
+}
+
+// label is gguf-py's size_label.
+func (c paramCount) label() string {
+	if c.nExpert > 0 {
+		return fmt.Sprintf("%dx%s", c.expertSum/c.nExpert, sizeLabel(c.shared+c.expert))
+	}
+	if c.total > 0 {
+		return sizeLabel(c.total)
+	}
+	return ""
+}
+
+// exportArchs are the mapping architectures the export handles: their
+// GGUF architecture has a hyper-parameter recipe (archKVs) and the interop
+// tests (tests/interop/test_export.py, test_export_archs.py) compare their
+// output with convert_hf_to_gguf.py's byte for byte.
+var exportArchs = map[string]bool{
+	"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "qwen2_moe": true,
+	"gemma2": true, "phi3": true, "gpt2": true,
+}
+
+// exportArchNames lists exportArchs, sorted.
+func exportArchNames() []string {
+	out := make([]string, 0, len(exportArchs))
+	for a := range exportArchs {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
 }
 
 var versionWord = regexp.MustCompile(`^(v\d+(?:\.\d+)*|\d.*)$`)

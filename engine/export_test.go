@@ -17,6 +17,7 @@ import (
 	"mlmf/formats/gguf"
 	"mlmf/formats/safetensors"
 	"mlmf/internal/demo"
+	"mlmf/mapping"
 )
 
 // naivePermute is numpy's reshape(n, 2, rows/n/2, cols).swapaxes(1, 2)
@@ -296,7 +297,15 @@ func TestExportChunking(t *testing.T) {
 					}
 				}
 				var b bytes.Buffer
-				e := &exportData{src: sr, view: view, info: info, name: tc.name, to: to, permuteHeads: tc.heads, chunkBytes: chunkBytes}
+				pt := mapping.PlanTensor{Name: tc.name, Sources: []string{tc.name}}
+				if tc.heads > 0 {
+					pt.Transform = &mapping.Transform{Op: mapping.OpPermuteQK, Arg: "n"}
+				}
+				e, err := newExportData("demo", pt, []exportSource{{info: info, src: sr, view: view}}, func(string) int { return tc.heads }, to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.to, e.chunkBytes = to, chunkBytes
 				if _, err := e.WriteTo(&b); err != nil {
 					t.Fatalf("%s as %v: %v", tc.name, to, err)
 				}

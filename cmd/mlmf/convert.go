@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"mlmf/engine"
+	"mlmf/engine/quant"
 	"mlmf/formats"
 )
 
@@ -22,11 +23,16 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
 	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
-	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
+	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16; norms stay F32), or a llama-quantize preset (Q4_K_M, Q6_K, …)")
 	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
+	var tensorTypes multiFlag
+	fs.Var(&tensorTypes, "tensor-type", "with --to gguf and a preset --type: REGEX=TYPE for the tensors whose GGUF name matches (repeatable, first match wins)")
+	outType := fs.String("output-tensor-type", "", "with --to gguf and a preset --type: type of output.weight")
+	embType := fs.String("token-embedding-type", "", "with --to gguf and a preset --type: type of token_embd.weight")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
-		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
+		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0|PRESET] [--no-vocab]")
+		fmt.Fprintln(stderr, "           [--tensor-type REGEX=TYPE]... [--output-tensor-type T] [--token-embedding-type T]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -43,14 +49,18 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch *to {
 	case "safetensors":
-		if *typ != "" || *noVocab {
-			return fmt.Errorf("convert: --type and --no-vocab apply to --to gguf; use --dtype for safetensors")
+		if *typ != "" || *noVocab || len(tensorTypes) > 0 || *outType != "" || *embType != "" {
+			return fmt.Errorf("convert: --type, --no-vocab and the tensor type flags apply to --to gguf; use --dtype for safetensors")
 		}
 	case "gguf":
 		if *dtype != "" || *shard != "" || *saturate {
 			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
 		}
-		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
+		req := engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}
+		if err := exportTypes(&req, *typ, tensorTypes, *outType, *embType); err != nil {
+			return err
+		}
+		return runExportGGUF(ctx, req, tty, stdout, stderr)
 	default:
 		return fmt.Errorf("convert: --to %s is not available (safetensors or gguf)", *to)
 	}
@@ -93,20 +103,66 @@ func progressPrinter(tty bool, stderr io.Writer) func(engine.Progress) {
 	}
 }
 
-// runExportGGUF is `mlmf convert HF_DIR OUT.gguf --to gguf --type T`.
-func runExportGGUF(ctx context.Context, req engine.ExportRequest, typ string, tty bool, stdout, stderr io.Writer) error {
-	if typ != "" && !strings.EqualFold(typ, "auto") {
+// exportTypes reads --type and the tensor type flags of --to gguf: F32,
+// F16, BF16 and Q8_0 are convert_hf_to_gguf.py's --outtype; any other
+// llama-quantize preset (Q4_K_M …) quantizes as llama-quantize would the F32
+// export, and only then do the tensor type flags apply.
+func exportTypes(req *engine.ExportRequest, typ string, tensorTypes []string, outType, embType string) error {
+	overrides := len(tensorTypes) > 0 || outType != "" || embType != ""
+	switch strings.ToUpper(typ) {
+	case "", "AUTO":
+		if overrides {
+			return fmt.Errorf("convert: --tensor-type, --output-tensor-type and --token-embedding-type need a llama-quantize preset in --type (Q4_K_M, Q6_K, …)")
+		}
+		return nil
+	case "F32", "F16", "BF16", "Q8_0":
+		if overrides {
+			return fmt.Errorf("convert: --type %s is convert_hf_to_gguf.py's type, which takes no per-tensor types; name a llama-quantize preset (Q4_K_M, Q6_K, …)", typ)
+		}
 		d, err := formats.ParseDType(typ)
 		if err != nil {
 			return fmt.Errorf("convert: --type: %w", err)
 		}
-		switch d {
-		case formats.F32, formats.F16, formats.BF16, formats.Q8_0:
-		default:
-			return fmt.Errorf("convert: --type %s: choose F32, F16, BF16 or Q8_0", typ)
-		}
 		req.Type = d
+		return nil
+	case "Q3_K", "Q4_K", "Q5_K":
+		// llama-quantize's aliases of the _M presets read like tensor types here.
+		return fmt.Errorf("convert: --type %s: say which preset (%s_S or %s_M), or choose F32, F16, BF16 or Q8_0", typ, strings.ToUpper(typ), strings.ToUpper(typ))
 	}
+	ft, err := quant.ParseFileType(typ)
+	if err != nil {
+		return fmt.Errorf("convert: --type %s: choose F32, F16, BF16, Q8_0 or a llama-quantize preset (Q4_K_M, Q6_K, …)", typ)
+	}
+	opt := &quant.Options{FileType: ft}
+	parse := func(flagName, s string) (formats.DType, error) {
+		if s == "" {
+			return formats.Invalid, nil
+		}
+		d, err := quant.ParseType(s)
+		if err != nil {
+			return 0, fmt.Errorf("convert: --%s: %w", flagName, err)
+		}
+		return d, nil
+	}
+	if opt.OutputTensorType, err = parse("output-tensor-type", outType); err != nil {
+		return err
+	}
+	if opt.TokenEmbeddingType, err = parse("token-embedding-type", embType); err != nil {
+		return err
+	}
+	for _, s := range tensorTypes {
+		tt, err := quant.ParseTensorType(s)
+		if err != nil {
+			return fmt.Errorf("convert: --tensor-type: %w", err)
+		}
+		opt.TensorTypes = append(opt.TensorTypes, tt)
+	}
+	req.Quant = opt
+	return nil
+}
+
+// runExportGGUF is `mlmf convert HF_DIR OUT.gguf --to gguf --type T`.
+func runExportGGUF(ctx context.Context, req engine.ExportRequest, tty bool, stdout, stderr io.Writer) error {
 	res, err := engine.ExportGGUF(ctx, req, progressPrinter(tty, stderr))
 	if tty {
 		fmt.Fprintln(stderr)

@@ -1,0 +1,490 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"mlmf/engine/quant"
+	"mlmf/formats"
+	"mlmf/formats/cast"
+	"mlmf/formats/gguf"
+	"mlmf/formats/safetensors"
+	"mlmf/mapping"
+)
+
+// memSource is an in-memory source tensor of the given type holding x.
+func memSource(t *testing.T, name string, dt formats.DType, shape []int64, x []float32) exportSource {
+	t.Helper()
+	size, err := dt.ByteSize(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, size)
+	if err := cast.Convert(b, dt, f32Bytes(x), formats.F32, cast.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return exportSource{info: formats.TensorInfo{Name: name, DType: dt, Shape: shape}, src: io.NewSectionReader(bytes.NewReader(b), 0, size)}
+}
+
+func ramp(n int64, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(i)*scale - 1
+	}
+	return x
+}
+
+func writeAll(t *testing.T, e *exportData) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	n, err := e.WriteTo(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := e.to.ByteSize(e.shape); n != size || int64(b.Len()) != size {
+		t.Fatalf("%s: wrote %d bytes (reported %d), want %d", e.name, b.Len(), n, size)
+	}
+	return b.Bytes()
+}
+
+func asF32(b []byte) []float32 {
+	x := make([]float32, len(b)/4)
+	copy(f32Bytes(x), b)
+	return x
+}
+
+// TestExportTransforms checks each transform against a naive version of
+// what convert_hf_to_gguf.py does (tests/interop/test_mapping_convert.py's
+// apply_transform), at F32, and that writing in small chunks (and at Q8_0)
+// gives the same bytes as one piece.
+func TestExportTransforms(t *testing.T) {
+	t.Parallel()
+	split3 := func(x []float32, s []int64, parts, part int) []float32 {
+		// np.split(x, parts, axis=1)[part] for x of shape s (3-D)
+		var out []float32
+		k := s[1] / int64(parts)
+		for a := range s[0] {
+			for b := int64(part) * k; b < int64(part+1)*k; b++ {
+				out = append(out, x[(a*s[1]+b)*s[2]:(a*s[1]+b+1)*s[2]]...)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		op    string
+		srcs  [][]int64
+		part  int
+		parts int
+		dt    formats.DType
+		want  func(xs [][]float32) []float32
+		shape []int64
+	}{
+		{name: "blk.0.attn_norm.weight", op: mapping.OpNormPlusOne, srcs: [][]int64{{64}}, dt: formats.BF16, shape: []int64{64},
+			want: func(xs [][]float32) []float32 {
+				out := slices.Clone(xs[0])
+				for i := range out {
+					out[i]++
+				}
+				return out
+			}},
+		{name: "blk.0.ffn_gate_exps.weight", op: mapping.OpStackExperts, srcs: [][]int64{{8, 32}, {8, 32}, {8, 32}}, dt: formats.F32, shape: []int64{3, 8, 32},
+			want: func(xs [][]float32) []float32 { return slices.Concat(xs...) }},
+		{name: "blk.0.ffn_up_exps.weight", op: mapping.OpSplit, srcs: [][]int64{{2, 8, 32}}, part: 1, parts: 2, dt: formats.BF16, shape: []int64{2, 4, 32},
+			want: func(xs [][]float32) []float32 { return split3(xs[0], []int64{2, 8, 32}, 2, 1) }},
+		{name: "blk.0.ffn_gate_exps.weight", op: mapping.OpSplit, srcs: [][]int64{{2, 8, 32}}, part: 0, parts: 2, dt: formats.F16, shape: []int64{2, 4, 32},
+			want: func(xs [][]float32) []float32 { return split3(xs[0], []int64{2, 8, 32}, 2, 0) }},
+		{name: "blk.0.attn_qkv.bias", op: mapping.OpSplit, srcs: [][]int64{{96}}, part: 2, parts: 3, dt: formats.F32, shape: []int64{32},
+			want: func(xs [][]float32) []float32 { return xs[0][64:] }},
+		{name: "blk.0.attn_qkv.weight", op: mapping.OpTranspose, srcs: [][]int64{{32, 96}}, dt: formats.BF16, shape: []int64{96, 32},
+			want: func(xs [][]float32) []float32 {
+				out := make([]float32, 0, len(xs[0]))
+				for j := range 96 {
+					for i := range 32 {
+						out = append(out, xs[0][i*96+j])
+					}
+				}
+				return out
+			}},
+		{name: "blk.0.attn_qkv.bias", op: mapping.OpTranspose, srcs: [][]int64{{96}}, dt: formats.F32, shape: []int64{96},
+			want: func(xs [][]float32) []float32 { return xs[0] }},
+		{name: "blk.0.attn_q.weight", op: mapping.OpPermuteQK, srcs: [][]int64{{16, 32}}, dt: formats.F32, shape: []int64{16, 32},
+			want: func(xs [][]float32) []float32 { return naivePermute(xs[0], 16, 32, 4) }},
+	} {
+		t.Run(tc.op+"/"+tc.name, func(t *testing.T) {
+			var srcs []exportSource
+			var xs [][]float32
+			var names []string
+			for i, s := range tc.srcs {
+				name := fmt.Sprintf("src.%d.weight", i)
+				x := ramp(prod(s), 0.01+float32(i)/7)
+				// the values as the source type holds them
+				srcs = append(srcs, memSource(t, name, tc.dt, s, x))
+				b := make([]byte, 4*len(x))
+				raw := make([]byte, srcs[i].src.Size())
+				if _, err := srcs[i].src.ReadAt(raw, 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := cast.Convert(b, formats.F32, raw, tc.dt, cast.Options{}); err != nil {
+					t.Fatal(err)
+				}
+				xs = append(xs, asF32(b))
+				names = append(names, name)
+			}
+			pt := mapping.PlanTensor{Name: tc.name, Sources: names, Transform: &mapping.Transform{Op: tc.op, Arg: "n_head"}, Part: tc.part, Parts: tc.parts}
+			heads := func(string) int { return 4 }
+			e, err := newExportData("ckpt", pt, srcs, heads, formats.F32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(e.shape, tc.shape) {
+				t.Fatalf("shape %v, want %v", e.shape, tc.shape)
+			}
+			got := asF32(writeAll(t, e))
+			want := tc.want(xs)
+			if len(got) != len(want) {
+				t.Fatalf("%d values, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("value %d = %v, want %v", i, got[i], want[i])
+				}
+			}
+			for _, to := range []formats.DType{formats.F32, formats.F16, formats.Q8_0} {
+				e, err := newExportData("ckpt", pt, srcs, heads, to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole := writeAll(t, e)
+				for _, cb := range []int64{1, 4 * tc.shape[len(tc.shape)-1] * 3} {
+					e.chunkBytes = cb
+					if !bytes.Equal(writeAll(t, e), whole) {
+						t.Errorf("as %v in chunks of %d bytes: differs from one piece", e.to, cb)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestNormPlusOneF16 checks that the + 1 of an F16 norm is rounded to F16,
+// as the converter adds in the source's type.
+func TestNormPlusOneF16(t *testing.T) {
+	t.Parallel()
+	x := []float32{1.0 / 2048, 0.5, -1}
+	pt := mapping.PlanTensor{Name: "output_norm.weight", Sources: []string{"model.norm.weight"}, Transform: &mapping.Transform{Op: mapping.OpNormPlusOne}}
+	for dt, want := range map[formats.DType][]float32{
+		formats.F16: {1, 1.5, 0},            // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: even is 1
+		formats.F32: {1 + 1.0/2048, 1.5, 0}, // exact in F32
+	} {
+		e, err := newExportData("ckpt", pt, []exportSource{memSource(t, "model.norm.weight", dt, []int64{3}, x)}, nil, formats.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.to != formats.F32 {
+			t.Fatalf("a norm is written as %v, want F32", e.to)
+		}
+		if got := asF32(writeAll(t, e)); !slices.Equal(got, want) {
+			t.Errorf("%v source: %v, want %v", dt, got, want)
+		}
+	}
+}
+
+func TestExportDataRefusesMalformed(t *testing.T) {
+	t.Parallel()
+	f32 := func(name string, shape ...int64) exportSource {
+		return memSource(t, name, formats.F32, shape, make([]float32, prod(shape)))
+	}
+	tr := func(op string) *mapping.Transform { return &mapping.Transform{Op: op, Arg: "n_head"} }
+	i32 := exportSource{info: formats.TensorInfo{Name: "model.ids", DType: formats.I32, Shape: []int64{4}}, src: io.NewSectionReader(bytes.NewReader(make([]byte, 16)), 0, 16)}
+	short := f32("model.short.weight", 4, 4)
+	short.src = io.NewSectionReader(bytes.NewReader(make([]byte, 60)), 0, 60)
+	for _, tc := range []struct {
+		what string
+		pt   mapping.PlanTensor
+		srcs []exportSource
+		want string
+	}{
+		{"split of an odd dimension", mapping.PlanTensor{Name: "blk.0.ffn_up_exps.weight", Transform: tr(mapping.OpSplit), Part: 1, Parts: 2},
+			[]exportSource{f32("model.layers.0.mlp.experts.gate_up_proj", 4, 7, 8)}, "cannot be split into 2 parts"},
+		{"transpose of 3-D", mapping.PlanTensor{Name: "blk.0.attn_qkv.weight", Transform: tr(mapping.OpTranspose)},
+			[]exportSource{f32("h.0.attn.c_attn.weight", 2, 3, 4)}, "cannot transpose"},
+		{"experts of different shapes", mapping.PlanTensor{Name: "blk.0.ffn_gate_exps.weight", Transform: tr(mapping.OpStackExperts)},
+			[]exportSource{f32("experts.0.w1.weight", 4, 8), f32("experts.1.w1.weight", 4, 9)}, "must agree"},
+		{"permute of too few rows", mapping.PlanTensor{Name: "blk.0.attn_q.weight", Transform: tr(mapping.OpPermuteQK)},
+			[]exportSource{f32("q_proj.weight", 12, 8)}, "cannot be permuted"},
+		{"planned shape differs", mapping.PlanTensor{Name: "blk.0.attn_v.weight", Shape: []int64{8, 8}},
+			[]exportSource{f32("v_proj.weight", 4, 8)}, "planned shape"},
+		{"integer source", mapping.PlanTensor{Name: "blk.0.ids"}, []exportSource{i32}, "not a floating-point type"},
+		{"truncated source", mapping.PlanTensor{Name: "blk.0.short.weight"}, []exportSource{short}, "60 bytes"},
+		{"two sources unstacked", mapping.PlanTensor{Name: "blk.0.attn_k.weight"},
+			[]exportSource{f32("a.weight", 4), f32("b.weight", 4)}, "without stacking"},
+		{"unsupported transform", mapping.PlanTensor{Name: "blk.0.attn_k_b.weight", Transform: tr(mapping.OpSplitKVB)},
+			[]exportSource{f32("kv_b_proj.weight", 8, 8)}, "split_kv_b"},
+	} {
+		for _, s := range tc.srcs {
+			tc.pt.Sources = append(tc.pt.Sources, s.info.Name)
+		}
+		_, err := newExportData("/models/ckpt", tc.pt, tc.srcs, func(string) int { return 4 }, formats.Q8_0)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.what)
+			continue
+		}
+		for _, s := range []string{"/models/ckpt", tc.pt.Name, tc.srcs[0].info.Name, tc.want} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q does not name %q", tc.what, err, s)
+			}
+		}
+	}
+}
+
+// writeGPT2 writes a tiny GPT-2 checkpoint (no tokenizer) with the given
+// config changes; it returns the directory and the c_attn weight of block 0.
+func writeGPT2(t *testing.T, change func(cfg map[string]any)) (string, []float32) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := map[string]any{"architectures": []string{"GPT2LMHeadModel"}, "model_type": "gpt2", "n_embd": 32, "n_layer": 1,
+		"n_head": 2, "n_positions": 16, "n_ctx": 16, "vocab_size": 40, "layer_norm_epsilon": 1e-5, "n_inner": nil,
+		"tie_word_embeddings": true}
+	if change != nil {
+		change(cfg)
+	}
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var tensors []formats.Tensor
+	var cAttn []float32
+	add := func(name string, shape ...int64) {
+		x := ramp(prod(shape), 0.001)
+		if name == "h.0.attn.c_attn.weight" {
+			cAttn = x
+		}
+		b := slices.Clone(f32Bytes(x))
+		tensors = append(tensors, formats.Tensor{Name: name, DType: formats.F32, Shape: shape,
+			Data: formats.SectionData{R: io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))}})
+	}
+	add("wte.weight", 40, 32)
+	add("wpe.weight", 16, 32)
+	add("h.0.ln_1.weight", 32)
+	add("h.0.ln_1.bias", 32)
+	add("h.0.attn.c_attn.weight", 32, 96)
+	add("h.0.attn.c_attn.bias", 96)
+	add("h.0.attn.c_proj.weight", 32, 32)
+	add("h.0.attn.c_proj.bias", 32)
+	add("h.0.ln_2.weight", 32)
+	add("h.0.ln_2.bias", 32)
+	add("h.0.mlp.c_fc.weight", 32, 128)
+	add("h.0.mlp.c_fc.bias", 128)
+	add("h.0.mlp.c_proj.weight", 128, 32)
+	add("h.0.mlp.c_proj.bias", 32)
+	add("ln_f.weight", 32)
+	add("ln_f.bias", 32)
+	if err := safetensors.WriteFile(context.Background(), filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cAttn
+}
+
+func TestExportGGUFGPT2(t *testing.T) {
+	t.Parallel()
+	dir, cAttn := writeGPT2(t, nil)
+	out := filepath.Join(t.TempDir(), "gpt2.gguf")
+	res, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Type: formats.Q8_0, NoVocab: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Arch != "gpt2" || res.Tensors != 16 {
+		t.Fatalf("result %+v, want gpt2 with 16 tensors", res)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var keys []string
+	for _, kv := range f.KVs() {
+		keys = append(keys, kv.Key)
+	}
+	want := []string{"general.architecture", "general.type", "general.name", "general.size_label", "gpt2.block_count",
+		"gpt2.context_length", "gpt2.embedding_length", "gpt2.feed_forward_length", "gpt2.attention.head_count",
+		"gpt2.attention.layer_norm_epsilon", "general.file_type", "general.quantization_version"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys %v,\nwant %v", keys, want)
+	}
+	if n, _ := f.Uint("gpt2.feed_forward_length"); n != 128 {
+		t.Errorf("feed_forward_length %d, want 4*n_embd", n)
+	}
+	types := map[string]formats.DType{}
+	for _, ti := range f.Tensors() {
+		types[ti.Name] = ti.DType
+		if ti.Name == "blk.0.attn_qkv.weight" && !slices.Equal(ti.Shape, []int64{96, 32}) {
+			t.Errorf("attn_qkv shape %v, want [96 32] (transposed)", ti.Shape)
+		}
+	}
+	for name, want := range map[string]formats.DType{"token_embd.weight": formats.Q8_0, "position_embd.weight": formats.F32,
+		"blk.0.attn_qkv.bias": formats.F32, "blk.0.attn_norm.weight": formats.F32, "blk.0.ffn_down.weight": formats.Q8_0} {
+		if types[name] != want {
+			t.Errorf("%s is %v, want %v", name, types[name], want)
+		}
+	}
+	if _, ok := types["output.weight"]; ok {
+		t.Error("tied output written")
+	}
+
+	// At F32 the QKV weight is the Conv1D weight transposed.
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Type: formats.F32, NoVocab: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sr, err := g.TensorReader("blk.0.attn_qkv.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, sr.Size())
+	if _, err := sr.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := asF32(b)
+	for j := range 96 {
+		for i := range 32 {
+			if got[j*32+i] != cAttn[i*96+j] {
+				t.Fatalf("attn_qkv[%d][%d] = %v, want c_attn[%d][%d] = %v", j, i, got[j*32+i], i, j, cAttn[i*96+j])
+			}
+		}
+	}
+}
+
+// TestExportGGUFBadConfig: a config the converter could not read is
+// refused with the file and the key, before any output is written.
+func TestExportGGUFBadConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		change func(map[string]any)
+		want   string
+	}{
+		{func(c map[string]any) { delete(c, "n_ctx") }, "n_ctx: missing"},
+		{func(c map[string]any) { c["layer_norm_epsilon"] = "small" }, "layer_norm_epsilon"},
+		{func(c map[string]any) { c["n_ctx"] = 16.5 }, "n_ctx: 16.5 is not a count"},
+	} {
+		dir, _ := writeGPT2(t, tc.change)
+		outDir := t.TempDir()
+		_, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: filepath.Join(outDir, "x.gguf"), Type: formats.F16, NoVocab: true}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Join(dir, "config.json")) {
+			t.Errorf("err %v, want one naming config.json and %q", err, tc.want)
+		}
+		if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+			t.Errorf("refused export left %v", ents)
+		}
+	}
+	// An architecture the mapping knows but the export does not.
+	dir, _ := writeGPT2(t, func(c map[string]any) {})
+	cfg := map[string]any{"architectures": []string{"BertModel"}, "model_type": "bert"}
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: filepath.Join(t.TempDir(), "x.gguf"), Type: formats.F16, NoVocab: true}, nil)
+	if !errors.Is(err, ErrExportUnsupported) || !strings.Contains(err.Error(), "architecture bert") {
+		t.Errorf("bert config: err %v", err)
+	}
+}
+
+func TestParamCountLabel(t *testing.T) {
+	t.Parallel()
+	var c paramCount
+	c.add("token_embd.weight", []int64{703, 64})
+	c.add("blk.0.ffn_gate_exps.weight", []int64{4, 128, 64})
+	c.add("blk.0.ffn_up_exps.weight", []int64{4, 128, 64})
+	// shared 703*64 = 44992, experts 2*128*64 = 16384 per expert
+	if got, want := c.label(), "4x61K"; got != want {
+		t.Errorf("label %q, want %q", got, want)
+	}
+}
+
+// TestExportGGUFPreset: a llama-quantize preset with --tensor-type over the
+// exported tensor list, written in llama-quantize's order and metadata.
+func TestExportGGUFPreset(t *testing.T) {
+	t.Parallel()
+	dir, _ := writeGPT2(t, nil)
+	out := filepath.Join(t.TempDir(), "gpt2.gguf")
+	opt := &quant.Options{FileType: quant.Q8_0, TensorTypes: []quant.TensorType{{Pattern: "attn_qkv", Type: formats.F16}}}
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Quant: opt, NoVocab: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kvs := f.KVs()
+	if last := kvs[len(kvs)-1]; last.Key != "general.file_type" || last.Value != uint32(quant.Q8_0) {
+		t.Errorf("last key %v, want general.file_type = %d", last, quant.Q8_0)
+	}
+	var names []string
+	types := map[string]formats.DType{}
+	for _, ti := range f.Tensors() {
+		names = append(names, ti.Name)
+		types[ti.Name] = ti.DType
+	}
+	if names[0] != "output_norm.bias" || names[len(names)-1] != "blk.0.ffn_up.weight" {
+		t.Errorf("tensor order %v, want llama-quantize's (non-block tensors, then by block, each by name)", names)
+	}
+	for name, want := range map[string]formats.DType{"blk.0.attn_qkv.weight": formats.F16, "blk.0.attn_qkv.bias": formats.F32,
+		"blk.0.ffn_up.weight": formats.Q8_0, "position_embd.weight": formats.F32, "token_embd.weight": formats.Q8_0} {
+		if types[name] != want {
+			t.Errorf("%s is %v, want %v", name, types[name], want)
+		}
+	}
+	// An explicit type that cannot hold the rows is refused before writing.
+	outDir := t.TempDir()
+	opt = &quant.Options{FileType: quant.Q8_0, TensorTypes: []quant.TensorType{{Pattern: "ffn_up", Type: formats.Q4_K}}}
+	_, err = ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: filepath.Join(outDir, "x.gguf"), Quant: opt, NoVocab: true}, nil)
+	if err == nil || !strings.Contains(err.Error(), "blk.0.ffn_up.weight") {
+		t.Errorf("Q4_K for rows of 32: err %v, want one naming blk.0.ffn_up.weight", err)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+		t.Errorf("refused export left %v", ents)
+	}
+}
+
+func TestPhi3RopeFactors(t *testing.T) {
+	t.Parallel()
+	cfg := func(long string) *hparams {
+		h, err := parseHParams([]byte(`{"hidden_size": 64, "num_attention_heads": 4, "max_position_embeddings": 1024,
+			"rope_parameters": {"rope_type": "longrope", "original_max_position_embeddings": 256,
+			"long_factor": `+long+`, "short_factor": [1, 1, 1, 1, 1, 1, 1, 1.5]}}`), "config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	xs, kvs, err := phi3RopeFactors(cfg(`[1, 2, 3, 4, 5, 6, 7, 8]`), "phi3.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xs) != 2 || xs[0].name != "rope_factors_long.weight" || xs[0].values[7] != 8 || xs[1].values[7] != 1.5 {
+		t.Errorf("tensors %+v", xs)
+	}
+	want := float32(math.Sqrt(1 + math.Log(4)/math.Log(256)))
+	if len(kvs) != 1 || kvs[0].Key != "phi3.rope.scaling.attn_factor" || kvs[0].Value != want {
+		t.Errorf("kvs %v, want attn_factor %v", kvs, want)
+	}
+	if _, _, err := phi3RopeFactors(cfg(`[1, 2, 3]`), "phi3."); err == nil || !strings.Contains(err.Error(), "want 8 each") {
+		t.Errorf("3 long factors: err %v", err)
+	}
+}
