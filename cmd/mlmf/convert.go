@@ -21,12 +21,15 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dtype := fs.String("dtype", "", "cast floating-point tensors to this dtype (F32, F16, BF16, F64, F8_E4M3, F8_E5M2)")
 	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
-	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
+	to := fs.String("to", "safetensors", "target format (safetensors, gguf, hf: a Hugging Face model directory)")
 	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
 	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
+		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB]")
+		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama/mistral: dequantized,")
+		fmt.Fprintln(stderr, "         renamed, Q/K un-permuted, config.json and tokenizer rebuilt); OUT_DIR is written as a whole")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -51,8 +54,13 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
 		}
 		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
+	case "hf":
+		if *typ != "" || *noVocab {
+			return fmt.Errorf("convert: --type and --no-vocab apply to --to gguf; use --dtype for hf")
+		}
+		return runExportHF(ctx, pos[0], pos[1], *dtype, *shard, *saturate, tty, stdout, stderr)
 	default:
-		return fmt.Errorf("convert: --to %s is not available (safetensors or gguf)", *to)
+		return fmt.Errorf("convert: --to %s is not available (safetensors, gguf or hf)", *to)
 	}
 	req := engine.ConvertRequest{Source: pos[0], Output: pos[1], Saturate: *saturate}
 	if *dtype != "" {
@@ -116,6 +124,35 @@ func runExportGGUF(ctx context.Context, req engine.ExportRequest, typ string, tt
 	}
 	secs := res.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", req.Output, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
+	return nil
+}
+
+// runExportHF is `mlmf convert SRC OUT_DIR --to hf [--dtype T]`.
+func runExportHF(ctx context.Context, src, dst, dtype, shard string, saturate, tty bool, stdout, stderr io.Writer) error {
+	req := engine.HFExportRequest{Source: src, Output: dst, Saturate: saturate}
+	if dtype != "" {
+		d, err := formats.ParseDType(dtype)
+		if err != nil {
+			return fmt.Errorf("convert: --dtype: %w", err)
+		}
+		req.DType = d
+	}
+	if shard != "" {
+		n, err := parseSize(shard)
+		if err != nil {
+			return fmt.Errorf("convert: --shard-size: %w", err)
+		}
+		req.ShardSize = n
+	}
+	res, err := engine.ExportHF(ctx, req, progressPrinter(tty, stderr))
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	secs := res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "wrote %s: %s from %s, %d tensors in %s, %s in %.2fs\n", dst, res.Arch, res.From, res.Tensors, res.DType, humanBytes(res.Bytes), secs)
 	return nil
 }
 
