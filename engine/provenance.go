@@ -143,7 +143,7 @@ func ReadProvenance(dir string, files []string, options map[string]string) (*Pro
 	p.License = strings.Join(strList(card["license"]), ",")
 	p.LicenseName = str("license_name")
 	p.LicenseLink = str("license_link")
-	p.Tags = strList(card["tags"])
+	p.Tags = append(strList(card["tags"]), strList(card["pipeline_tag"])...)
 	p.Languages = strList(card["language"])
 	if p.Languages == nil {
 		p.Languages = strList(card["languages"])
