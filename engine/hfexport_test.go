@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"mlmf/formats"
+	"mlmf/formats/gguf"
+)
+
+func TestUnpermuteQKInvertsPermute(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ rows, cols, heads int }{{8, 3, 1}, {8, 3, 2}, {16, 4, 4}, {12, 1, 3}, {64, 64, 4}} {
+		x := make([]float32, tc.rows*tc.cols)
+		for i := range x {
+			x[i] = float32(i)
+		}
+		p := permuteQK(x, []int64{int64(tc.rows), int64(tc.cols)}, tc.heads)
+		got := unpermuteQK(make([]float32, len(p)), p, int64(tc.rows), int64(tc.cols), tc.heads)
+		if !slices.Equal(got, x) {
+			t.Fatalf("rows=%d cols=%d heads=%d: unpermute(permute(x)) != x", tc.rows, tc.cols, tc.heads)
+		}
+	}
+}
+
+// demoGGUF exports the demo checkpoint to a GGUF of the given type.
+func demoGGUF(t *testing.T, typ formats.DType) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "demo.gguf")
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: demoDir(t), Output: out, Type: typ}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestExportHFCancelLeavesOutputAsItWas(t *testing.T) {
+	t.Parallel()
+	sources := map[string]string{"safetensors": demoDir(t), "gguf": demoGGUF(t, formats.Q8_0)}
+	for name, src := range sources {
+		for _, existing := range []bool{false, true} {
+			t.Run(name+map[bool]string{false: "/new", true: "/existing"}[existing], func(t *testing.T) {
+				t.Parallel()
+				parent := t.TempDir()
+				dst := filepath.Join(parent, "out")
+				if existing {
+					if err := os.Mkdir(dst, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dst, "config.json"), []byte("{}"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := listDir(t, parent)
+				ctx, cancel := context.WithCancel(context.Background())
+				n := 0
+				_, err := ExportHF(ctx, HFExportRequest{Source: src, Output: dst, DType: formats.F16, ShardSize: 50_000}, func(Progress) {
+					if n++; n == 3 {
+						cancel()
+					}
+				})
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("err %v, want context.Canceled", err)
+				}
+				if got := listDir(t, parent); !slices.Equal(got, before) {
+					t.Fatalf("parent holds %v after cancel, want %v", got, before)
+				}
+				if existing {
+					if got := listDir(t, dst); !slices.Equal(got, []string{"config.json"}) {
+						t.Fatalf("existing output holds %v after cancel", got)
+					}
+				}
+				// The same request without cancel succeeds.
+				res, err := ExportHF(context.Background(), HFExportRequest{Source: src, Output: dst, DType: formats.F16, ShardSize: 50_000}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(listDir(t, dst), "model.safetensors.index.json") || res.Tensors != 21 {
+					t.Fatalf("output %v, %d tensors", listDir(t, dst), res.Tensors)
+				}
+				if got := listDir(t, parent); !slices.Equal(got, []string{"out"}) {
+					t.Fatalf("parent holds %v after export", got)
+				}
+			})
+		}
+	}
+}
+
+func zeroF32Tensor(name string, shape ...int64) formats.Tensor {
+	n, _ := formats.NumElements(shape)
+	return formats.Tensor{Name: name, DType: formats.F32, Shape: shape, Data: formats.BytesData(make([]byte, 4*n))}
+}
+
+func TestExportHFBadGGUF(t *testing.T) {
+	t.Parallel()
+	hp := func(arch string) []gguf.KV {
+		return []gguf.KV{gguf.String("general.architecture", arch), gguf.Uint32(arch+".block_count", 1),
+			gguf.Uint32(arch+".embedding_length", 8), gguf.Uint32(arch+".feed_forward_length", 16),
+			gguf.Uint32(arch+".attention.head_count", 2), gguf.Uint32(arch+".context_length", 32)}
+	}
+	for _, tc := range []struct {
+		name    string
+		kvs     []gguf.KV
+		tensors []formats.Tensor
+		want    string
+	}{
+		{"unknown arch", hp("frobnicator"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, `architecture "frobnicator" is not known`},
+		{"unsupported arch", hp("bert"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, "llama and mistral so far"},
+		{"unmapped tensor", hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("blk.0.mystery.weight", 8, 8)},
+			`"blk.0.mystery.weight" has no Hugging Face name`},
+		{"rope scaling", append(hp("llama"), gguf.String("llama.rope.scaling.type", "yarn")), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)},
+			`rope scaling "yarn"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src := filepath.Join(dir, "bad.gguf")
+			if err := gguf.Write(context.Background(), src, tc.kvs, tc.tensors); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ExportHF(context.Background(), HFExportRequest{Source: src, Output: filepath.Join(dir, "out")}, nil)
+			if !errors.Is(err, ErrExportUnsupported) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrExportUnsupported mentioning %q", err, tc.want)
+			}
+			if got := listDir(t, dir); !slices.Equal(got, []string{"bad.gguf"}) {
+				t.Fatalf("refused export left %v", got)
+			}
+		})
+	}
+	// A GGUF whose tensors miss some the model needs is refused too.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "partial.gguf")
+	if err := gguf.Write(context.Background(), src, hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ExportHF(context.Background(), HFExportRequest{Source: src, Output: filepath.Join(dir, "out")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "missing tensor") {
+		t.Fatalf("partial model: err %v, want missing tensors listed", err)
+	}
+}
+
+// TestGGUFDataChunking checks that a tensor written a few rows (or heads) at
+// a time, mapped or read, equals the tensor written in one piece.
+func TestGGUFDataChunking(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []formats.DType{formats.F32, formats.Q8_0} {
+		g, err := gguf.Open(demoGGUF(t, typ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		for _, tc := range []struct {
+			name  string
+			op    string
+			heads int
+		}{
+			{"blk.0.attn_q.weight", "permute_qk", 4},
+			{"blk.1.attn_k.weight", "permute_qk", 2},
+			{"token_embd.weight", "", 0},
+			{"blk.0.ffn_down.weight", "norm_plus_one", 0},
+			{"output_norm.weight", "", 0},
+		} {
+			info, _ := g.Tensor(tc.name)
+			rows, cols := info.Shape[0], int64(1)
+			for _, d := range info.Shape[1:] {
+				cols *= d
+			}
+			if len(info.Shape) == 1 {
+				rows, cols = 1, info.Shape[0]
+			}
+			rowBytes := info.Size / rows
+			for _, to := range []formats.DType{formats.F32, formats.F16, formats.BF16} {
+				write := func(chunkBytes int64, mapped bool) []byte {
+					sr, err := g.TensorReader(tc.name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d := &ggufData{src: sr, from: info.DType, to: to, rows: rows, cols: cols, rowBytes: rowBytes,
+						op: tc.op, heads: tc.heads, name: tc.name, srcName: tc.name, chunkBytes: chunkBytes}
+					if mapped {
+						if d.view, err = g.View(tc.name); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var b bytes.Buffer
+					if _, err := d.WriteTo(&b); err != nil {
+						t.Fatalf("%s as %v: %v", tc.name, to, err)
+					}
+					return b.Bytes()
+				}
+				whole := write(1<<30, false)
+				if size, _ := to.ByteSize(info.Shape); int64(len(whole)) != size {
+					t.Fatalf("%s as %v: %d bytes, want %d", tc.name, to, len(whole), size)
+				}
+				for _, cb := range []int64{1, 4 * cols * 3, 1 << 30} {
+					for _, mapped := range []bool{false, true} {
+						if got := write(cb, mapped); !bytes.Equal(got, whole) {
+							t.Errorf("%v %s as %v: chunks of %d bytes (mapped %v) differ from whole", typ, tc.name, to, cb, mapped)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestReadProvenance(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "hub", "models--some-org--tiny-llama-v2", "snapshots", "0123456789abcdef0123456789abcdef01234567")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	card := "---\r\nlicense: [mit, apache-2.0]\r\nbase_model:\r\n- meta-llama/Llama-2-7b-hf\r\n- https://huggingface.co/mistralai/Mistral-7B-v0.1\r\n" +
+		"tags: [chat]\r\npipeline_tag: text-generation\r\nlanguage: en\r\n---\r\n# hi\r\n"
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte(card), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(dir, "model.safetensors")
+	if err := os.WriteFile(w, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadProvenance(dir, []string{w}, map[string]string{"type": "Q8_0", "a": "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RepoID != "some-org/tiny-llama-v2" || p.Name != "Tiny Llama v2" || p.Organization != "Some Org" || p.License != "mit,apache-2.0" {
+		t.Fatalf("provenance %+v", p)
+	}
+	want := []BaseModel{
+		{Name: "Llama 2 7b Hf", Organization: "Meta Llama", RepoURL: "https://huggingface.co/meta-llama/Llama-2-7b-hf"},
+		{Name: "Mistral 7B v0.1", Organization: "Mistralai", RepoURL: "https://huggingface.co/mistralai/Mistral-7B-v0.1"},
+	}
+	if !slices.Equal(p.BaseModels, want) {
+		t.Fatalf("base models %+v, want %+v", p.BaseModels, want)
+	}
+	kvs := map[string]any{}
+	for _, kv := range p.GGUFKVs() {
+		kvs[kv.Key] = kv.Value
+	}
+	for k, v := range map[string]any{
+		"general.base_model.count": uint32(2), "general.base_model.1.organization": "Mistralai",
+		"general.source.repo_url": "https://huggingface.co/some-org/tiny-llama-v2", "mlmf.options": "a=b type=Q8_0",
+	} {
+		if kvs[k] != v {
+			t.Errorf("%s = %v, want %v", k, kvs[k], v)
+		}
+	}
+	files, _ := kvs["mlmf.source.files"].([]string)
+	if !slices.Equal(files, []string{"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  3  model.safetensors"}) {
+		t.Errorf("mlmf.source.files = %v", files)
+	}
+	if !slices.Equal(p.Tags, []string{"chat", "text-generation"}) || !slices.Equal(p.Languages, []string{"en"}) {
+		t.Errorf("tags %v languages %v", p.Tags, p.Languages)
+	}
+	// A broken front matter is an error that says where.
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("---\nlicense: [\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadProvenance(dir, nil, nil); err == nil || !strings.Contains(err.Error(), "README.md") {
+		t.Fatalf("broken card: err %v", err)
+	}
+}
