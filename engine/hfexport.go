@@ -58,8 +58,20 @@ type HFExportResult struct {
 
 // hfArchs are the architectures a GGUF can be exported to Hugging Face
 // for: those whose config.json mlmf can rebuild from GGUF metadata and whose
-// export transforms it can undo, checked against transformers.
-var hfArchs = map[string]bool{"llama": true, "mistral": true}
+// export transforms it can undo, each checked against transformers by
+// tests/interop/test_hf_export.py (tiny models through llama.cpp's
+// convert_hf_to_gguf.py and back).
+var hfArchs = map[string]bool{"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "qwen3": true,
+	"qwen2_moe": true, "qwen3_moe": true}
+
+func hfArchList() string {
+	var out []string
+	for a := range hfArchs {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
 
 // torchDTypes are config.json's names of the dtypes an HF export writes.
 var torchDTypes = map[formats.DType]string{formats.F32: "float32", formats.F16: "float16", formats.BF16: "bfloat16"}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		return nil, fmt.Errorf("export: %s: GGUF architecture %q is not known to mlmf's mapping: %w", src, garch, ErrExportUnsupported)
 	}
 	if !hfArchs[cfg.ModelType] {
-		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (llama and mistral so far)", src, garch, cfg.ModelType, ErrExportUnsupported)
+		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (supported: %s)", src, garch, cfg.ModelType, ErrExportUnsupported, hfArchList())
 	}
 	if t, ok := g.String(garch + ".rope.scaling.type"); ok && t != "none" && t != "linear" {
 		return nil, fmt.Errorf("export: %s: rope scaling %q cannot be written back to config.json: %w", src, t, ErrExportUnsupported)
@@ -73,33 +74,61 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		}
 	}
 
+
 	p := &hfPlan{arch: cfg.ModelType, class: firstOr(cfg.Architectures, ""), files: map[string][]byte{}, copies: map[string]string{}}
 	srcTypes := map[formats.DType]bool{}
 	var problems []string
-	var hfInfos []formats.TensorInfo
-	for _, t := range infos {
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// Pass 1: which HF tensor(s) each GGUF tensor becomes; the parts of a
+	// fused HF tensor are gathered under it.
+	type hfOut struct {
+		names []string // several for stacked experts
+		mp    mapping.Mapping
+		parts []*gguf.TensorInfo // one, or the fused tensor's parts in order
+	}
+	var outs []*hfOut
+	fused := map[string]*hfOut{}
+	for i := range infos {
+		t := &infos[i]
 		names, ok := m.ToHF(t.Name)
 		if !ok || len(names) == 0 {
-			problems = append(problems, fmt.Sprintf("tensor %q has no Hugging Face name in the %s mapping", t.Name, cfg.ModelType))
+			bad("tensor %q has no Hugging Face name in the %s mapping", t.Name, cfg.ModelType)
 			continue
 		}
 		mp, ok := m.ToCanonical(names[0])
-		if !ok || (mp.Canonical != t.Name && len(mp.Parts) == 0) {
-			problems = append(problems, fmt.Sprintf("tensor %q: %s does not map back to it", t.Name, names[0]))
-			continue
-		}
-		if len(mp.Parts) > 0 {
-			problems = append(problems, fmt.Sprintf("tensor %q is a part of the fused %s: re-fusing is not supported", t.Name, names[0]))
+		pi := slices.Index(mp.Parts, t.Name)
+		if !ok || (mp.Canonical != t.Name && pi < 0) {
+			bad("tensor %q: %s does not map back to it", t.Name, names[0])
 			continue
 		}
 		if !ggml.CanDequantize(t.DType) {
-			problems = append(problems, fmt.Sprintf("tensor %q: type %v cannot be dequantized", t.Name, t.DType))
+			bad("tensor %q: type %v cannot be dequantized", t.Name, t.DType)
 			continue
 		}
 		if len(t.Shape) == 0 {
-			problems = append(problems, fmt.Sprintf("tensor %q has no dimensions", t.Name))
+			bad("tensor %q has no dimensions", t.Name)
 			continue
 		}
+		srcTypes[t.DType] = true
+		if len(mp.Parts) == 0 {
+			outs = append(outs, &hfOut{names: names, mp: mp, parts: []*gguf.TensorInfo{t}})
+			continue
+		}
+		o := fused[names[0]]
+		if o == nil {
+			o = &hfOut{names: names[:1], mp: mp, parts: make([]*gguf.TensorInfo, len(mp.Parts))}
+			fused[names[0]] = o
+			outs = append(outs, o)
+		}
+		o.parts[pi] = t
+	}
+
+	// Pass 2: each HF tensor's data, as segments of GGUF rows.
+	var hfInfos []formats.TensorInfo
+	for _, o := range outs {
+		first := o.parts[0]
+		mp := o.mp
 		op, heads := "", 0
 		if tr := mp.Transform; tr != nil {
 			switch tr.Op {
@@ -110,37 +139,59 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 				case "n_head_kv":
 					heads = cfg.KVHeads()
 				}
-				if heads <= 0 || t.Shape[0]%int64(2*heads) != 0 {
-					problems = append(problems, fmt.Sprintf("tensor %q: %d rows cannot be un-permuted for %s=%d", t.Name, t.Shape[0], tr.Arg, heads))
+				if heads <= 0 || first.Shape[0]%int64(2*heads) != 0 {
+					bad("tensor %q: %d rows cannot be un-permuted for %s=%d", first.Name, first.Shape[0], tr.Arg, heads)
 					continue
 				}
 				op = tr.Op
 			case mapping.OpNormPlusOne, mapping.OpTranspose:
 				op = tr.Op
-			case mapping.OpStackExperts:
+			case mapping.OpStackExperts, mapping.OpSplit:
 			default:
-				problems = append(problems, fmt.Sprintf("tensor %q: undoing transform %s is not supported", t.Name, tr.Op))
+				bad("tensor %q: undoing transform %s is not supported", first.Name, tr.Op)
 				continue
 			}
 		}
+		td := to
+		if !first.DType.IsFloat() && !first.DType.IsQuantized() {
+			td = first.DType
+		}
+
+		if len(o.parts) > 1 {
+			// A fused HF tensor [n, Σ rows_p, cols] (transformers 5's
+			// experts.gate_up_proj): for each leading index, the rows of
+			// every part in turn (the split was along axis 1).
+			segs, shape, err := fusedSegments(g, o.parts)
+			if err != nil {
+				bad("tensor %q: %v", o.names[0], err)
+				continue
+			}
+			size, err := td.ByteSize(shape)
+			if err != nil {
+				return nil, fmt.Errorf("export: %s: tensor %q: %w", src, o.names[0], err)
+			}
+			p.tensors = append(p.tensors, formats.Tensor{Name: o.names[0], DType: td, Shape: shape,
+				Data: &ggufData{segs: segs, cols: shape[len(shape)-1], to: td, name: o.names[0]}})
+			p.sizes = append(p.sizes, size)
+			hfInfos = append(hfInfos, formats.TensorInfo{Name: o.names[0], DType: td, Shape: shape})
+			continue
+		}
+
+		t := first
+		names := o.names
 		stacked := len(names) > 1 || mp.Expert != nil
 		if stacked && (len(t.Shape) < 2 || t.Shape[0] != int64(len(names))) {
-			problems = append(problems, fmt.Sprintf("tensor %q: shape %v does not stack %d experts", t.Name, t.Shape, len(names)))
+			bad("tensor %q: shape %v does not stack %d experts", t.Name, t.Shape, len(names))
 			continue
 		}
 		if stacked && op != "" {
-			problems = append(problems, fmt.Sprintf("tensor %q: transform %s on stacked experts is not supported", t.Name, op))
+			bad("tensor %q: transform %s on stacked experts is not supported", t.Name, op)
 			continue
 		}
-		sr, err := g.TensorReader(t.Name)
+		seg, err := segmentOf(g, t)
 		if err != nil {
 			return nil, err
 		}
-		view, _ := g.View(t.Name)
-		if int64(len(view)) != sr.Size() {
-			view = nil
-		}
-		srcTypes[t.DType] = true
 		shape := t.Shape
 		if stacked {
 			shape = t.Shape[1:]
@@ -154,35 +205,24 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		}
 		rowBytes, err := ggml.RowSize(t.DType, int(cols))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("tensor %q: %v", t.Name, err))
+			bad("tensor %q: %v", t.Name, err)
 			continue
 		}
 		outShape := append([]int64(nil), shape...)
 		if op == mapping.OpTranspose {
 			if len(outShape) != 2 {
-				problems = append(problems, fmt.Sprintf("tensor %q: transpose of a %d-D tensor", t.Name, len(outShape)))
+				bad("tensor %q: transpose of a %d-D tensor", t.Name, len(outShape))
 				continue
 			}
 			outShape[0], outShape[1] = outShape[1], outShape[0]
-		}
-		td := to
-		if !t.DType.IsFloat() && !t.DType.IsQuantized() {
-			td = t.DType
 		}
 		size, err := td.ByteSize(outShape)
 		if err != nil {
 			return nil, fmt.Errorf("export: %s: tensor %q: %w", src, t.Name, err)
 		}
 		for x, name := range names {
-			off := int64(0)
-			if stacked {
-				off = int64(x) * rows * int64(rowBytes)
-			}
-			d := &ggufData{src: sr, off: off, from: t.DType, to: td, rows: rows, cols: cols, rowBytes: int64(rowBytes),
-				op: op, heads: heads, name: name, srcName: t.Name}
-			if view != nil {
-				d.view = view[off : off+rows*int64(rowBytes)]
-			}
+			s := seg.sub(int64(x)*rows, rows, int64(rowBytes))
+			d := &ggufData{segs: []ggufSeg{s}, to: td, cols: cols, op: op, heads: heads, name: name}
 			p.tensors = append(p.tensors, formats.Tensor{Name: name, DType: td, Shape: outShape, Data: d})
 			p.sizes = append(p.sizes, size)
 			hfInfos = append(hfInfos, formats.TensorInfo{Name: name, DType: td, Shape: outShape})
@@ -222,11 +262,20 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	}
 	p.dtype = torchDTypes[to]
 	cfg.TorchDType = p.dtype
+	// head_dim is written even when it is hidden_size / heads: some
+	// configs (Qwen3, Gemma) default it to something else.
+	if n, ok := g.Uint(garch + ".attention.key_length"); ok && n > 0 && n <= 1<<20 {
+		cfg.HeadDim = int(n)
+	}
 	if cfg.RotaryDim == cfg.HeadSize() {
 		cfg.RotaryDim = 0
 	}
 	gen := map[string]any{}
 	cfg.Extra = map[string]json.RawMessage{}
+	if cfg.NumExperts > 0 {
+		// Mixtral's num_local_experts is Qwen MoE's num_experts.
+		cfg.Extra["num_experts"], _ = json.Marshal(cfg.NumExperts)
+	}
 	if vocab != nil {
 		for key, id := range map[string]int32{"bos_token_id": vocab.BOS, "eos_token_id": vocab.EOS, "pad_token_id": vocab.PAD} {
 			if id != tokenizer.NoToken {
@@ -291,37 +340,116 @@ func firstN(xs []string, n int) []string {
 	return append(xs[:n:n], fmt.Sprintf("… and %d more", len(xs)-n))
 }
 
-// ggufData produces one HF tensor from a GGUF tensor (or one expert of a
-// stacked one): dequantized to F32 a bounded chunk of rows at a time, the
-// export transform undone, cast to the output dtype.
-type ggufData struct {
-	src *io.SectionReader
-	// view is the mapped bytes of this (sub)tensor when the file is mapped:
+// ggufSeg is a run of rows of one GGUF tensor.
+type ggufSeg struct {
+	src *io.SectionReader // the whole GGUF tensor
+	// view is the whole tensor's mapped bytes when the file is mapped:
 	// chunks are read from it and their pages dropped once written.
-	view       []byte
-	off        int64 // of this (sub)tensor in src
-	from, to   formats.DType
-	rows, cols int64 // row-major, as stored
-	rowBytes   int64
-	op         string
+	view     []byte
+	off      int64 // of the run in the tensor
+	rows     int64
+	rowBytes int64
+	from     formats.DType
+	name     string
+}
+
+func segmentOf(g *gguf.File, t *gguf.TensorInfo) (ggufSeg, error) {
+	sr, err := g.TensorReader(t.Name)
+	if err != nil {
+		return ggufSeg{}, err
+	}
+	s := ggufSeg{src: sr, rows: 1, rowBytes: sr.Size(), from: t.DType, name: t.Name}
+	if v, err := g.View(t.Name); err == nil && int64(len(v)) == sr.Size() {
+		s.view = v
+	}
+	return s, nil
+}
+
+// sub is the run of rows [row, row+rows) of rowBytes each.
+func (s ggufSeg) sub(row, rows, rowBytes int64) ggufSeg {
+	s.off, s.rows, s.rowBytes = row*rowBytes, rows, rowBytes
+	return s
+}
+
+// fusedSegments lays out the parts [n, rows_p, cols] of a tensor split
+// along axis 1 as the fused [n, Σ rows_p, cols].
+func fusedSegments(g *gguf.File, parts []*gguf.TensorInfo) ([]ggufSeg, []int64, error) {
+	segs := make([]ggufSeg, len(parts))
+	var n, cols, rows int64
+	for i, t := range parts {
+		if t == nil {
+			return nil, nil, fmt.Errorf("part %d of the fused tensor is missing from the GGUF", i)
+		}
+		if len(t.Shape) != 3 {
+			return nil, nil, fmt.Errorf("part %q has shape %v; only [n, rows, cols] parts are re-fused", t.Name, t.Shape)
+		}
+		if i == 0 {
+			n, cols = t.Shape[0], t.Shape[2]
+		} else if t.Shape[0] != n || t.Shape[2] != cols {
+			return nil, nil, fmt.Errorf("part %q has shape %v, unlike %v of %q", t.Name, t.Shape, parts[0].Shape, parts[0].Name)
+		}
+		s, err := segmentOf(g, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		segs[i] = s
+		rows += t.Shape[1]
+	}
+	out := make([]ggufSeg, 0, int(n)*len(parts))
+	for x := range n {
+		for i, t := range parts {
+			rb, err := ggml.RowSize(t.DType, int(cols))
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, segs[i].sub(x*t.Shape[1], t.Shape[1], int64(rb)))
+		}
+	}
+	return out, []int64{n, rows, cols}, nil
+}
+
+// ggufData produces one HF tensor from runs of GGUF rows (a whole tensor,
+// one expert of a stacked one, or the parts of a fused one): dequantized to
+// F32 a bounded chunk of rows at a time, the export transform undone, cast
+// to the output dtype.
+type ggufData struct {
+	segs       []ggufSeg
+	cols       int64
+	to         formats.DType
+	op         string // permute_qk, norm_plus_one or transpose: single segment only
 	heads      int
 	name       string
-	srcName    string
 	chunkBytes int64 // F32 working buffer bound (rowChunkBytes when 0)
 }
 
 func (d *ggufData) WriteTo(w io.Writer) (int64, error) {
-	if d.from == d.to && d.op == "" {
-		if d.view != nil {
-			n, err := w.Write(d.view)
-			dropPages(d.view)
+	var written int64
+	for _, s := range d.segs {
+		n, err := d.writeSeg(w, s)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+func (d *ggufData) writeSeg(w io.Writer, s ggufSeg) (int64, error) {
+	var view []byte
+	if s.view != nil {
+		view = s.view[s.off : s.off+s.rows*s.rowBytes]
+	}
+	if s.from == d.to && d.op == "" {
+		if view != nil {
+			n, err := w.Write(view)
+			dropPages(view)
 			return int64(n), err
 		}
-		return formats.SectionData{R: io.NewSectionReader(d.src, d.off, d.rows*d.rowBytes)}.WriteTo(w)
+		return formats.SectionData{R: io.NewSectionReader(s.src, s.off, s.rows*s.rowBytes)}.WriteTo(w)
 	}
 	unit := int64(1)
 	if d.op == mapping.OpPermuteQK {
-		unit = d.rows / int64(d.heads)
+		unit = s.rows / int64(d.heads)
 	}
 	budget := d.chunkBytes
 	if budget <= 0 {
@@ -329,12 +457,12 @@ func (d *ggufData) WriteTo(w io.Writer) (int64, error) {
 	}
 	chunk := max(unit, budget/(4*max(d.cols, 1))/unit*unit)
 	if d.op == mapping.OpTranspose {
-		chunk = d.rows // a transpose needs the whole tensor
+		chunk = s.rows // a transpose needs the whole tensor
 	}
-	chunk = min(chunk, d.rows)
+	chunk = min(chunk, s.rows)
 	var raw []byte
-	if d.view == nil {
-		raw = make([]byte, chunk*d.rowBytes)
+	if view == nil {
+		raw = make([]byte, chunk*s.rowBytes)
 	}
 	x := make([]float32, chunk*d.cols)
 	var tmp []float32
@@ -347,20 +475,20 @@ func (d *ggufData) WriteTo(w io.Writer) (int64, error) {
 	}
 	workers := runtime.GOMAXPROCS(0)
 	var written int64
-	for row := int64(0); row < d.rows; row += chunk {
-		k := min(chunk, d.rows-row)
+	for row := int64(0); row < s.rows; row += chunk {
+		k := min(chunk, s.rows-row)
 		var b []byte
-		if d.view != nil {
-			b = d.view[row*d.rowBytes : (row+k)*d.rowBytes]
+		if view != nil {
+			b = view[row*s.rowBytes : (row+k)*s.rowBytes]
 		} else {
-			b = raw[:k*d.rowBytes]
-			if _, err := d.src.ReadAt(b, d.off+row*d.rowBytes); err != nil && !(errors.Is(err, io.EOF) && row+k == d.rows) {
-				return written, fmt.Errorf("tensor %q (%s): read: %w", d.name, d.srcName, err)
+			b = raw[:k*s.rowBytes]
+			if _, err := s.src.ReadAt(b, s.off+row*s.rowBytes); err != nil && !(errors.Is(err, io.EOF) && s.off+(row+k)*s.rowBytes == s.src.Size()) {
+				return written, fmt.Errorf("tensor %q (%s): read: %w", d.name, s.name, err)
 			}
 		}
 		xs := x[:k*d.cols]
-		if err := ggml.Dequantize(xs, b, d.from); err != nil {
-			return written, fmt.Errorf("tensor %q (%s): %w", d.name, d.srcName, err)
+		if err := ggml.Dequantize(xs, b, s.from); err != nil {
+			return written, fmt.Errorf("tensor %q (%s): %w", d.name, s.name, err)
 		}
 		switch d.op {
 		case mapping.OpPermuteQK:
@@ -390,7 +518,7 @@ func (d *ggufData) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return written, err
 		}
-		if d.view != nil {
+		if view != nil {
 			dropPages(b)
 		}
 	}

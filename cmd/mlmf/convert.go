@@ -28,7 +28,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
 		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB]")
-		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama/mistral: dequantized,")
+		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe: dequantized,")
 		fmt.Fprintln(stderr, "         renamed, Q/K un-permuted, config.json and tokenizer rebuilt); OUT_DIR is written as a whole")
 		fs.PrintDefaults()
 	}

@@ -360,3 +360,75 @@ def test_replaces_existing_model_dir(mlmf, demo_dir, tmp_path):
     assert not (out / "stale.bin").exists()
     assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["out"]
+
+
+# convert_hf_to_gguf.py in a child process (its vendored gguf-py must not meet
+# the pinned one); only the pre-tokenizer hash lookup of the freshly trained
+# demo vocabulary is stubbed, as in test_export.py.
+CONVERT = r'''
+import os, sys
+from pathlib import Path
+src, model_dir, out, pre = sys.argv[1:5]
+sys.path.insert(0, os.path.join(src, "gguf-py"))
+sys.path.insert(0, src)
+import torch
+import convert_hf_to_gguf as conv
+import gguf
+from conversion import base
+base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
+hparams = conv.ModelBase.load_hparams(Path(model_dir), False)
+arch = conv.get_model_architecture(hparams, conv.ModelType.TEXT)
+cls = conv.get_model_class(arch, mmproj=False)
+with torch.inference_mode():
+    cls(Path(model_dir), gguf.LlamaFileType.ALL_F32, Path(out), eager=True).write()
+'''
+
+COMMON = dict(vocab_size=343, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False, bos_token_id=341, eos_token_id=342)
+
+# Architectures llama.cpp's converter writes and mlmf turns back into the
+# transformers model: tiny random models, F32 GGUF, logits compared.
+ARCHS = {
+    # transformers 5 loads the demo tokenizer as Qwen2Tokenizer for qwen2, which
+    # adds <|endoftext|> as token 343: the converter wants it inside the vocabulary.
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {"vocab_size": 352}),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 16}),
+    "mixtral": ("MixtralConfig", "MixtralForCausalLM", {"num_local_experts": 4, "num_experts_per_tok": 2}),
+    "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM", {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                                                            "shared_expert_intermediate_size": 64}),
+    "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM", {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                                                            "head_dim": 16}),
+    "tied-llama": ("LlamaConfig", "LlamaForCausalLM", {"tie_word_embeddings": True}),
+}
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_arch_round_trip_through_llama_cpp_gguf(mlmf, demo_dir, reference, gguf_exports, tmp_path, arch):
+    import os
+    import sys
+
+    src = os.environ.get("LLAMA_CPP_SRC", str(pathlib.Path.home() / ".cache/mlmf/venv/llama.cpp"))
+    if not os.path.isfile(os.path.join(src, "convert_hf_to_gguf.py")):
+        pytest.skip(f"no convert_hf_to_gguf.py under LLAMA_CPP_SRC={src}")
+    cfg_name, cls_name, extra = ARCHS[arch]
+    cfg = getattr(transformers, cfg_name)(**{**COMMON, **extra})
+    torch.manual_seed(0)
+    model = getattr(transformers, cls_name)(cfg).eval()
+    d = tmp_path / "model"
+    model.save_pretrained(str(d))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(demo_dir / name, d / name)
+    g = tmp_path / "model.gguf"
+    runner = tmp_path / "convert.py"
+    runner.write_text(CONVERT)
+    pre = gguf.GGUFReader(gguf_exports["F32"][0]).fields["tokenizer.ggml.pre"].contents()
+    res = subprocess.run([sys.executable, str(runner), src, str(d), str(g), pre], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-4000:]
+    out = tmp_path / "hf"
+    mlmf.run("convert", g, out, "--to", "hf")
+    tok, _ = reference
+    want = logits(model, tok)
+    got = logits(load_model(out), tok)
+    d = max_diff(got, want)
+    print(f"{arch}: max |logit diff| {d:.3g}")
+    assert d <= 1e-4
