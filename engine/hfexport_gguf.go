@@ -74,7 +74,6 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		}
 	}
 
-
 	p := &hfPlan{arch: cfg.ModelType, class: firstOr(cfg.Architectures, ""), files: map[string][]byte{}, copies: map[string]string{}}
 	srcTypes := map[formats.DType]bool{}
 	var problems []string
