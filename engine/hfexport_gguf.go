@@ -48,6 +48,11 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	// back as the same float32 (1e-05, not 9.999999747378752e-06).
 	cfg.NormEps, cfg.RopeTheta = shortF32(cfg.NormEps), shortF32(cfg.RopeTheta)
 	infos := g.TensorInfos()
+	// The tensors outrank the metadata: convert_hf_to_gguf.py writes GPT-2's
+	// feed_forward_length as 4*n_embd whatever n_inner is.
+	if up, ok := g.Tensor("blk.0.ffn_up.weight"); ok && len(up.Shape) == 2 && up.Shape[0] <= 1<<24 {
+		cfg.IntermediateSize = int(up.Shape[0])
+	}
 	_, hasOutput := g.Tensor("output.weight")
 	tied := !hasOutput
 	cfg.TieWordEmbeddings = &tied
@@ -271,10 +276,6 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	}
 	gen := map[string]any{}
 	cfg.Extra = map[string]json.RawMessage{}
-	if cfg.NumExperts > 0 {
-		// Mixtral's num_local_experts is Qwen MoE's num_experts.
-		cfg.Extra["num_experts"], _ = json.Marshal(cfg.NumExperts)
-	}
 	if vocab != nil {
 		for key, id := range map[string]int32{"bos_token_id": vocab.BOS, "eos_token_id": vocab.EOS, "pad_token_id": vocab.PAD} {
 			if id != tokenizer.NoToken {
@@ -290,6 +291,12 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	var c map[string]json.RawMessage
 	if err := json.Unmarshal(cb, &c); err != nil {
 		return nil, err
+	}
+	for from, to := range hfConfigKeys[cfg.ModelType] {
+		if v, ok := c[from]; ok {
+			delete(c, from)
+			c[to] = v
+		}
 	}
 	if p.files["config.json"], err = marshalSorted(c); err != nil {
 		return nil, err
@@ -315,6 +322,14 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		p.card.Bytes += s
 	}
 	return p, nil
+}
+
+// hfConfigKeys are the config.json keys an architecture's transformers
+// config reads in place of the canonical ones ModelConfig writes.
+var hfConfigKeys = map[string]map[string]string{
+	"gpt2":      {"intermediate_size": "n_inner", "rms_norm_eps": "layer_norm_epsilon"},
+	"qwen2_moe": {"num_local_experts": "num_experts"},
+	"qwen3_moe": {"num_local_experts": "num_experts"},
 }
 
 func shortF32(f float64) float64 {

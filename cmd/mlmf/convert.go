@@ -28,7 +28,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
 		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB]")
-		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe: dequantized,")
+		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama, mistral, mixtral, qwen2(_moe), qwen3(_moe), gemma, gpt2: dequantized,")
 		fmt.Fprintln(stderr, "         renamed, Q/K un-permuted, config.json and tokenizer rebuilt); OUT_DIR is written as a whole")
 		fs.PrintDefaults()
 	}
@@ -51,7 +51,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	case "gguf":
 		if *dtype != "" || *shard != "" || *saturate {
-			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
+			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors and hf; use --type for gguf")
 		}
 		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
 	case "hf":
