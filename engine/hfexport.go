@@ -41,6 +41,16 @@ type HFExportRequest struct {
 	Saturate bool
 }
 
+// ErrHFExportUnsupported is returned for sources, architectures or options
+// the Hugging Face export does not handle; errors.Is also matches it with
+// ErrExportUnsupported.
+var ErrHFExportUnsupported error = hfUnsupported{}
+
+type hfUnsupported struct{}
+
+func (hfUnsupported) Error() string        { return "not supported by the Hugging Face export" }
+func (hfUnsupported) Is(target error) bool { return target == ErrExportUnsupported }
+
 // DefaultShardSize is transformers' save_pretrained default (max_shard_size
 // "5GB", decimal).
 const DefaultShardSize = 5_000_000_000
@@ -105,7 +115,7 @@ type hfPlan struct {
 func ExportHF(ctx context.Context, req HFExportRequest, progress func(Progress)) (*HFExportResult, error) {
 	start := time.Now()
 	if _, ok := torchDTypes[req.DType]; !ok && req.DType != formats.Invalid {
-		return nil, fmt.Errorf("export: --dtype %v: %w (choose F32, F16 or BF16)", req.DType, ErrExportUnsupported)
+		return nil, fmt.Errorf("export: --dtype %v: %w (choose F32, F16 or BF16)", req.DType, ErrHFExportUnsupported)
 	}
 	if req.ShardSize <= 0 {
 		req.ShardSize = DefaultShardSize

@@ -31,13 +31,13 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		return nil, fmt.Errorf("export: %s: %w", src, err)
 	}
 	if cfg.ModelType == "" {
-		return nil, fmt.Errorf("export: %s: GGUF architecture %q is not known to mlmf's mapping: %w", src, garch, ErrExportUnsupported)
+		return nil, fmt.Errorf("export: %s: GGUF architecture %q is not known to mlmf's mapping: %w", src, garch, ErrHFExportUnsupported)
 	}
 	if !hfArchs[cfg.ModelType] {
-		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (supported: %s)", src, garch, cfg.ModelType, ErrExportUnsupported, hfArchList())
+		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (supported: %s)", src, garch, cfg.ModelType, ErrHFExportUnsupported, hfArchList())
 	}
 	if t, ok := g.String(garch + ".rope.scaling.type"); ok && t != "none" && t != "linear" {
-		return nil, fmt.Errorf("export: %s: rope scaling %q cannot be written back to config.json: %w", src, t, ErrExportUnsupported)
+		return nil, fmt.Errorf("export: %s: rope scaling %q cannot be written back to config.json: %w", src, t, ErrHFExportUnsupported)
 	}
 	if f, ok := g.Float(garch + ".rope.scaling.factor"); ok {
 		if t, _ := g.String(garch + ".rope.scaling.type"); t == "linear" {
@@ -234,7 +234,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("export: %s: cannot be written as a Hugging Face %s model: %w:\n  %s", src, cfg.ModelType,
-			ErrExportUnsupported, strings.Join(firstN(problems, 20), "\n  "))
+			ErrHFExportUnsupported, strings.Join(firstN(problems, 20), "\n  "))
 	}
 	// The rebuilt checkpoint must be one the mapping fully explains: no
 	// missing tensors, shapes as the rebuilt config implies.

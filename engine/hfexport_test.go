@@ -123,7 +123,7 @@ func TestExportHFBadGGUF(t *testing.T) {
 		want    string
 	}{
 		{"unknown arch", hp("frobnicator"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, `architecture "frobnicator" is not known`},
-		{"unsupported arch", hp("bert"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, "supported: llama, mistral"},
+		{"unsupported arch", hp("bert"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, "supported: gemma, gpt2, llama, mistral"},
 		{"unmapped tensor", hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("blk.0.mystery.weight", 8, 8)},
 			`"blk.0.mystery.weight" has no Hugging Face name`},
 		{"rope scaling", append(hp("llama"), gguf.String("llama.rope.scaling.type", "yarn")), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)},
@@ -137,8 +137,8 @@ func TestExportHFBadGGUF(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := ExportHF(context.Background(), HFExportRequest{Source: src, Output: filepath.Join(dir, "out")}, nil)
-			if !errors.Is(err, ErrExportUnsupported) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want ErrExportUnsupported mentioning %q", err, tc.want)
+			if !errors.Is(err, ErrHFExportUnsupported) || !errors.Is(err, ErrExportUnsupported) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrHFExportUnsupported mentioning %q", err, tc.want)
 			}
 			if got := listDir(t, dir); !slices.Equal(got, []string{"bad.gguf"}) {
 				t.Fatalf("refused export left %v", got)
