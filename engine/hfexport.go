@@ -39,6 +39,9 @@ type HFExportRequest struct {
 	ShardSize int64
 	// Saturate clamps F8 overflow when casting (safetensors sources).
 	Saturate bool
+	// NoVocab writes no tokenizer files for a GGUF source (for a
+	// vocabulary the tokenizer export cannot rebuild).
+	NoVocab bool
 }
 
 // ErrHFExportUnsupported is returned for sources, architectures or options
@@ -274,14 +277,7 @@ func planFromCheckpoint(r formats.Reader, req HFExportRequest) (*hfPlan, error) 
 		}
 	}
 
-	var files []string
-	if fr, ok := r.(formats.Files); ok {
-		files = fr.Files()
-	} else if st, err := os.Stat(req.Source); err == nil && !st.IsDir() {
-		files = []string{req.Source}
-	} else {
-		files, _ = filepath.Glob(filepath.Join(dir, "*.safetensors"))
-	}
+	files := CheckpointFiles(r, req.Source)
 	opts := map[string]string{"to": "hf"}
 	if req.DType != formats.Invalid {
 		opts["dtype"] = req.DType.String()
@@ -298,6 +294,19 @@ func planFromCheckpoint(r formats.Reader, req HFExportRequest) (*hfPlan, error) 
 		p.card.Bytes += s
 	}
 	return p, nil
+}
+
+// CheckpointFiles lists the files an opened checkpoint reads (its shards,
+// or the file itself), for provenance hashes.
+func CheckpointFiles(r formats.Reader, src string) []string {
+	if fr, ok := r.(formats.Files); ok {
+		return fr.Files()
+	}
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		return []string{src}
+	}
+	files, _ := filepath.Glob(filepath.Join(src, "*.safetensors"))
+	return files
 }
 
 // setConfigDType rewrites config.json with torch_dtype (and transformers 5's

@@ -244,7 +244,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 
 	// Vocabulary → tokenizer files, special ids → config.
 	var vocab *tokenizer.Vocab
-	if _, ok := g.Get(tokenizer.KeyModel); ok {
+	if _, ok := g.Get(tokenizer.KeyModel); ok && !req.NoVocab {
 		tkv := make([]tokenizer.KV, 0, len(g.KVs()))
 		for _, kv := range g.KVs() {
 			if strings.HasPrefix(kv.Key, "tokenizer.") {
@@ -252,11 +252,11 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 			}
 		}
 		if vocab, err = tokenizer.FromKVs(tkv); err != nil {
-			return nil, fmt.Errorf("export: %s: vocabulary: %w", src, err)
+			return nil, fmt.Errorf("export: %s: vocabulary: %w (--no-vocab writes the model without tokenizer files)", src, err)
 		}
 		hf, err := tokenizer.ExportHF(vocab)
 		if err != nil {
-			return nil, fmt.Errorf("export: %s: vocabulary to tokenizer.json: %w", src, err)
+			return nil, fmt.Errorf("export: %s: vocabulary to tokenizer.json: %w (--no-vocab writes the model without tokenizer files)", src, err)
 		}
 		p.files["tokenizer.json"] = hf.TokenizerJSON
 		p.files["tokenizer_config.json"] = hf.TokenizerConfig

@@ -23,13 +23,14 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
 	to := fs.String("to", "safetensors", "target format (safetensors, gguf, hf: a Hugging Face model directory)")
 	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16); norms stay F32")
-	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
+	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys); with --to hf from a GGUF: write no tokenizer files")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
-		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB]")
-		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file or a GGUF file (llama, mistral, mixtral, qwen2(_moe), qwen3(_moe), gemma, gpt2: dequantized,")
-		fmt.Fprintln(stderr, "         renamed, Q/K un-permuted, config.json and tokenizer rebuilt); OUT_DIR is written as a whole")
+		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB] [--no-vocab]")
+		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file, or a GGUF (llama, mistral, mixtral,")
+		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma, gpt2): dequantized, renamed, transforms undone, config.json")
+		fmt.Fprintln(stderr, "         and tokenizer rebuilt; OUT_DIR is written beside and renamed into place as a whole")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -55,10 +56,11 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return runExportGGUF(ctx, engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}, *typ, tty, stdout, stderr)
 	case "hf":
-		if *typ != "" || *noVocab {
-			return fmt.Errorf("convert: --type and --no-vocab apply to --to gguf; use --dtype for hf")
+		if *typ != "" {
+			return fmt.Errorf("convert: --type applies to --to gguf; use --dtype for hf")
 		}
-		return runExportHF(ctx, pos[0], pos[1], *dtype, *shard, *saturate, tty, stdout, stderr)
+		req := engine.HFExportRequest{Source: pos[0], Output: pos[1], Saturate: *saturate, NoVocab: *noVocab}
+		return runExportHF(ctx, req, *dtype, *shard, tty, stdout, stderr)
 	default:
 		return fmt.Errorf("convert: --to %s is not available (safetensors, gguf or hf)", *to)
 	}
@@ -128,8 +130,7 @@ func runExportGGUF(ctx context.Context, req engine.ExportRequest, typ string, tt
 }
 
 // runExportHF is `mlmf convert SRC OUT_DIR --to hf [--dtype T]`.
-func runExportHF(ctx context.Context, src, dst, dtype, shard string, saturate, tty bool, stdout, stderr io.Writer) error {
-	req := engine.HFExportRequest{Source: src, Output: dst, Saturate: saturate}
+func runExportHF(ctx context.Context, req engine.HFExportRequest, dtype, shard string, tty bool, stdout, stderr io.Writer) error {
 	if dtype != "" {
 		d, err := formats.ParseDType(dtype)
 		if err != nil {
@@ -152,7 +153,7 @@ func runExportHF(ctx context.Context, src, dst, dtype, shard string, saturate, t
 		return err
 	}
 	secs := res.Elapsed.Seconds()
-	fmt.Fprintf(stdout, "wrote %s: %s from %s, %d tensors in %s, %s in %.2fs\n", dst, res.Arch, res.From, res.Tensors, res.DType, humanBytes(res.Bytes), secs)
+	fmt.Fprintf(stdout, "wrote %s: %s from %s, %d tensors in %s, %s in %.2fs\n", req.Output, res.Arch, res.From, res.Tensors, res.DType, humanBytes(res.Bytes), secs)
 	return nil
 }
 
