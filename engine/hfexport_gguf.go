@@ -47,6 +47,9 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	// GGUF stores these as float32: write the shortest decimal that reads
 	// back as the same float32 (1e-05, not 9.999999747378752e-06).
 	cfg.NormEps, cfg.RopeTheta = shortF32(cfg.NormEps), shortF32(cfg.RopeTheta)
+	if _, ok := g.Tensor("rope_freqs.weight"); ok {
+		return nil, fmt.Errorf("export: %s: rope_freqs.weight (Llama 3.1-style rope scaling) cannot be turned back into config.json's rope_scaling: %w", src, ErrHFExportUnsupported)
+	}
 	infos := g.TensorInfos()
 	// The tensors outrank the metadata: convert_hf_to_gguf.py writes GPT-2's
 	// feed_forward_length as 4*n_embd whatever n_inner is.

@@ -128,6 +128,8 @@ func TestExportHFBadGGUF(t *testing.T) {
 			`"blk.0.mystery.weight" has no Hugging Face name`},
 		{"rope scaling", append(hp("llama"), gguf.String("llama.rope.scaling.type", "yarn")), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)},
 			`rope scaling "yarn"`},
+		{"rope freqs", hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("rope_freqs.weight", 4)},
+			"rope_freqs.weight"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -45,8 +45,10 @@ LOGIT_PROMPTS = ["Hello world", "I'm sure they've done it, it's John's.", "line 
 # evaluated in F32), by GGUF type. BF16 → F32 and BF16 → F16 are exact for
 # the demo's weights, so F32 and F16 round-trip exactly; Q8_0 carries its
 # quantization error (the measured maximum is about 0.0065 on logits of
-# magnitude ~0.7).
-BOUNDS = {"F32": 1e-5, "F16": 1e-5, "Q8_0": 2e-2}
+# magnitude ~0.7), and Q4_0 (made by `mlmf quantize` from the F32 GGUF) more
+# (about 0.105). test_gguf_dequantized_like_gguf_py checks the weights
+# themselves exactly.
+BOUNDS = {"F32": 1e-5, "F16": 1e-5, "Q8_0": 2e-2, "Q4_0": 2e-1}
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,10 @@ def gguf_exports(mlmf, demo_dir, tmp_path_factory):
     out = {}
     for t in BOUNDS:
         g = root / f"demo-{t}.gguf"
-        mlmf.run("convert", demo_dir, g, "--to", "gguf", "--type", t)
+        if t == "Q4_0":
+            mlmf.run("quantize", root / "demo-F32.gguf", g, "--type", "Q4_0")
+        else:
+            mlmf.run("convert", demo_dir, g, "--to", "gguf", "--type", t)
         hf = root / f"hf-{t}"
         mlmf.run("convert", g, hf, "--to", "hf")
         out[t] = (g, hf)
@@ -150,6 +155,9 @@ def test_gguf_to_hf_loads_and_matches(gguf_exports, demo_dir, reference, typ):
     d = max_diff(got, ref)
     print(f"{typ}: max |logit diff| {d:.3g}")
     assert d <= BOUNDS[typ]
+    if typ == "Q4_0":
+        r = gguf.GGUFReader(gguf_exports[typ][0])
+        assert any(t.tensor_type == gguf.GGMLQuantizationType.Q4_0 for t in r.tensors)
     if typ == "Q8_0":
         # The same token wins at every position.
         assert all((g.argmax(-1) == r.argmax(-1)).all() for g, r in zip(got, ref))
@@ -181,6 +189,47 @@ def test_gguf_weights_match_exactly(gguf_exports, demo_dir):
     assert sorted(ours) == sorted(orig)
     for k, v in orig.items():
         assert torch.equal(ours[k], v.float()), k
+
+
+LLAMA_BLOCK = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+               "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
+               "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+LLAMA_TOP = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
+
+
+def hf_name(name):
+    parts = name.split(".")
+    if parts[0] == "blk":
+        return f"model.layers.{parts[1]}.{LLAMA_BLOCK[parts[2]]}.{parts[3]}"
+    return f"{LLAMA_TOP[parts[0]]}.{parts[1]}"
+
+
+@pytest.mark.parametrize("typ", ["Q8_0", "Q4_0", "F16"])
+def test_gguf_dequantized_like_gguf_py(gguf_exports, typ):
+    """Every HF tensor is gguf-py's dequantization of its GGUF tensor, with
+    llama.cpp's Q/K permutation undone in numpy, bit for bit."""
+    from gguf.quants import dequantize
+    from safetensors.numpy import load_file
+
+    g, hf = gguf_exports[typ]
+    ours = {}
+    for f in shard_files(hf):
+        ours.update(load_file(str(f)))
+    r = gguf.GGUFReader(str(g))
+    assert len(r.tensors) == len(ours)
+    heads = {"attn_q": 4, "attn_k": 2}
+    for t in r.tensors:
+        shape = tuple(reversed([int(x) for x in t.shape]))
+        x = dequantize(t.data, t.tensor_type).reshape(shape).astype(np.float32)
+        n = heads.get(t.name.split(".")[2]) if t.name.startswith("blk.") else None
+        if n:
+            rows = shape[0]
+            x = x.reshape(n, rows // n // 2, 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
+        got = ours[hf_name(t.name)]
+        if got.dtype == np.float16:
+            x = x.astype(np.float16)
+        assert got.shape == x.shape, t.name
+        assert np.array_equal(got, x), t.name
 
 
 def card_meta(path):
@@ -411,6 +460,23 @@ ARCH_TOKENIZERS = {"gemma": REPO / "testdata" / "tokenizers" / "llama-spm"}
 
 # Token ids whose logits are compared (valid in every vocabulary above).
 ARCH_IDS = [[341, 5, 17, 99, 200, 3, 42, 7], list(range(1, 40))]
+
+
+def test_mistral_round_trip(mlmf, demo_dir, reference, tmp_path):
+    """A MistralForCausalLM → GGUF (general.architecture llama, as llama.cpp
+    writes Mistral) → hf: a LlamaForCausalLM with the same logits."""
+    d = tmp_path / "mistral"
+    shutil.copytree(demo_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.update(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=None)
+    (d / "config.json").write_text(json.dumps(cfg, indent=2))
+    g = tmp_path / "mistral.gguf"
+    mlmf.run("convert", d, g, "--to", "gguf", "--type", "F32")
+    out = tmp_path / "hf"
+    mlmf.run("convert", g, out, "--to", "hf")
+    tok, _ = reference
+    want = logits(load_model(d), tok)
+    assert max_diff(logits(load_model(out), tok), want) == 0.0
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))
