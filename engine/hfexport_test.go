@@ -279,3 +279,47 @@ func TestReadProvenance(t *testing.T) {
 		t.Fatalf("broken card: err %v", err)
 	}
 }
+
+// TestApplyProvenanceOnExportKVs is the call ExportGGUF will make once its
+// metadata is built, applied here to the metadata of an exported file.
+func TestApplyProvenanceOnExportKVs(t *testing.T) {
+	t.Parallel()
+	dir := demoDir(t)
+	out := demoGGUF(t, formats.F32)
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs := append([]gguf.KV(nil), g.KVs()...)
+	name, _ := g.String("general.name")
+	g.Close()
+	r, err := formats.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := CheckpointFiles(r, dir)
+	r.Close()
+	kvs, err = ApplyProvenance(kvs, dir, files, map[string]string{"to": "gguf", "type": "F32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	var keys []string
+	for _, kv := range kvs {
+		got[kv.Key] = kv.Value
+		keys = append(keys, kv.Key)
+	}
+	if got["general.name"] != name || got["mlmf.options"] != "to=gguf type=F32" || got["mlmf.version"] != Version {
+		t.Fatalf("kvs %v", got)
+	}
+	if fs, _ := got["mlmf.source.files"].([]string); len(fs) != 1 || !strings.HasSuffix(fs[0], "  model.safetensors") {
+		t.Fatalf("mlmf.source.files = %v", got["mlmf.source.files"])
+	}
+	// general.name keeps its place; only mlmf.* keys are new, at the end.
+	if keys[2] != "general.name" || !slices.Equal(keys[len(keys)-3:], []string{"mlmf.version", "mlmf.source.files", "mlmf.options"}) {
+		t.Fatalf("key order %v", keys)
+	}
+	if err := gguf.Write(context.Background(), filepath.Join(t.TempDir(), "with-provenance.gguf"), kvs, nil); err != nil {
+		t.Fatal(err)
+	}
+}
