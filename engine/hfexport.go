@@ -157,8 +157,8 @@ func ExportHF(ctx context.Context, req HFExportRequest, progress func(Progress))
 	}
 	defer txn.abort()
 	for name, b := range plan.files {
-		if err := os.WriteFile(filepath.Join(txn.tmp, name), b, 0o644); err != nil {
-			return nil, fmt.Errorf("export: %w", err)
+		if err := writeSynced(filepath.Join(txn.tmp, name), b); err != nil {
+			return nil, err
 		}
 	}
 	for name, src := range plan.copies {
@@ -431,6 +431,24 @@ func (t *dirTxn) abort() {
 		t.done = true
 		os.RemoveAll(t.tmp)
 	}
+}
+
+// writeSynced writes a new file and fsyncs it, so that the directory
+// renamed into place later holds its data even after a crash.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("export: %w", err)
+	}
+	return f.Close()
 }
 
 func copyFile(dst, src string) error {

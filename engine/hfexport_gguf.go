@@ -321,6 +321,9 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	}
 	ft := strings.Join(sortedDTypes(srcTypes), "+")
 	p.card = CardInfo{From: "gguf", SourceType: ft, DType: p.dtype, Arch: p.arch, Class: p.class, Tensors: len(p.tensors)}
+	for d := range srcTypes {
+		p.card.Dequantized = p.card.Dequantized || d.IsQuantized()
+	}
 	for _, s := range p.sizes {
 		p.card.Bytes += s
 	}

@@ -21,6 +21,8 @@ type CardInfo struct {
 	Arch, Class string
 	Tensors     int
 	Bytes       int64
+	// Dequantized says quantized source tensors were decoded.
+	Dequantized bool
 }
 
 // cardMeta is the Hub's model card metadata, in the order the Hub's own
@@ -91,8 +93,12 @@ func ModelCard(p *Provenance, info CardInfo) ([]byte, error) {
 		fmt.Fprintf(&b, " with %s weights", info.SourceType)
 	}
 	fmt.Fprintf(&b, " to Hugging Face safetensors in %s: %d tensors, %s.\n", info.DType, info.Tensors, humanSize(info.Bytes))
-	if info.From == "gguf" {
-		b.WriteString("\nQuantized tensors were dequantized exactly to F32 and then cast; the weights carry the quantization error of the GGUF.\n")
+	if info.Dequantized {
+		then := ""
+		if info.DType != "float32" {
+			then = ", then cast to " + info.DType
+		}
+		fmt.Fprintf(&b, "\nQuantized tensors were dequantized to F32 exactly as ggml does%s: the weights carry the quantization error of the GGUF.\n", then)
 	}
 	if len(p.BaseModels) > 0 {
 		b.WriteString("\nBase models of the source:\n\n")
