@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"mlmf/formats"
 	"mlmf/formats/cast"
@@ -507,7 +508,7 @@ func (d *ggufData) writeSeg(w io.Writer, s ggufSeg) (int64, error) {
 			}
 		}
 		xs := x[:k*d.cols]
-		if err := ggml.Dequantize(xs, b, s.from); err != nil {
+		if err := dequantizeRows(xs, b, s.from, k, d.cols, s.rowBytes, workers); err != nil {
 			return written, fmt.Errorf("tensor %q (%s): %w", d.name, s.name, err)
 		}
 		switch d.op {
@@ -543,6 +544,30 @@ func (d *ggufData) writeSeg(w io.Writer, s ggufSeg) (int64, error) {
 		}
 	}
 	return written, nil
+}
+
+// dequantizeRows decodes k rows of cols elements (rowBytes each) with the
+// rows split across workers goroutines; rows are whole blocks, so the
+// result does not depend on workers.
+func dequantizeRows(dst []float32, src []byte, t formats.DType, k, cols, rowBytes int64, workers int) error {
+	const minParallel = 1 << 16 // elements below which one goroutine is faster
+	if workers <= 1 || k < 2 || k*cols < minParallel {
+		return ggml.Dequantize(dst, src, t)
+	}
+	per := (k + int64(workers) - 1) / int64(workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := int64(w)*per, min(int64(w+1)*per, k)
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() {
+			errs[w] = ggml.Dequantize(dst[lo*cols:hi*cols], src[lo*rowBytes:hi*rowBytes], t)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // unpermuteQK is the inverse of permuteQK: rows in llama.cpp's interleaved

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"mlmf/formats"
+	"mlmf/formats/cast"
+	"mlmf/formats/ggml"
 	"mlmf/formats/gguf"
 )
 
@@ -321,5 +323,41 @@ func TestApplyProvenanceOnExportKVs(t *testing.T) {
 	}
 	if err := gguf.Write(context.Background(), filepath.Join(t.TempDir(), "with-provenance.gguf"), kvs, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDequantizeRowsParallel(t *testing.T) {
+	t.Parallel()
+	const rows, cols = 300, 512
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32((i*7919)%1000)/500 - 1
+	}
+	for _, typ := range []formats.DType{formats.Q8_0, formats.Q4_0, formats.F16} {
+		rb, err := ggml.RowSize(typ, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := make([]byte, rows*rb)
+		if typ == formats.F16 {
+			if err := cast.Convert(q, formats.F16, f32Bytes(x), formats.F32, cast.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := ggml.Quantize(q, x, typ, cols, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(x))
+		if err := ggml.Dequantize(want, q, typ); err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{1, 2, 3, 7} {
+			got := make([]float32, len(x))
+			if err := dequantizeRows(got, q, typ, rows, cols, int64(rb), workers); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%v with %d workers differs from one", typ, workers)
+			}
+		}
 	}
 }
