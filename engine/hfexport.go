@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -251,8 +252,17 @@ func planFromCheckpoint(r formats.Reader, req HFExportRequest) (*hfPlan, error) 
 		if err != nil {
 			return nil, err
 		}
+		var view []byte
+		if v, ok := r.(viewer); ok {
+			if b, err := v.View(t.Name); err == nil && int64(len(b)) == src.Size() {
+				view = b
+			}
+		}
 		var data io.WriterTo = formats.SectionData{R: src}
-		if to != t.DType {
+		switch {
+		case view != nil:
+			data = &viewData{view: view, from: t.DType, to: to, opt: opt, name: t.Name}
+		case to != t.DType:
 			data = &castData{src: src, from: t.DType, to: to, n: t.NumElements(), opt: opt, name: t.Name}
 		}
 		p.tensors = append(p.tensors, formats.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data})
@@ -294,6 +304,49 @@ func planFromCheckpoint(r formats.Reader, req HFExportRequest) (*hfPlan, error) 
 		p.card.Bytes += s
 	}
 	return p, nil
+}
+
+// viewData writes a mapped tensor a chunk at a time, cast when from and to
+// differ, dropping each chunk's pages once written so that resident memory
+// stays bounded by the chunk, not the model.
+type viewData struct {
+	view     []byte
+	from, to formats.DType
+	opt      cast.Options
+	name     string
+}
+
+func (v *viewData) WriteTo(w io.Writer) (int64, error) {
+	inEl, outEl := int64(v.from.Bits()/8), int64(v.to.Bits()/8)
+	if v.from == v.to || inEl == 0 || outEl == 0 {
+		inEl, outEl = 1, 1 // a plain copy (sub-byte dtypes included)
+	}
+	n := int64(len(v.view)) / inEl
+	chunk := min(n, chunkElems)
+	var out []byte
+	if v.from != v.to {
+		out = make([]byte, chunk*outEl)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	var written int64
+	for off := int64(0); off < n; off += chunk {
+		k := min(chunk, n-off)
+		in := v.view[off*inEl : (off+k)*inEl]
+		o := in
+		if out != nil {
+			o = out[:k*outEl]
+			if err := cast.ConvertParallel(o, v.to, in, v.from, v.opt, workers); err != nil {
+				return written, fmt.Errorf("tensor %q: %w", v.name, err)
+			}
+		}
+		m, err := w.Write(o)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+		dropPages(in)
+	}
+	return written, nil
 }
 
 // CheckpointFiles lists the files an opened checkpoint reads (its shards,
