@@ -202,6 +202,9 @@ func ExportHF(ctx context.Context, req HFExportRequest, progress func(Progress))
 	return res, nil
 }
 
+// maxConfigBytes caps the config.json read (as mapping.LoadConfig does).
+const maxConfigBytes = 16 << 20
+
 // hfCopied are the files of a Hugging Face directory an export copies as
 // they are (config.json is rewritten, README.md replaced by a new card).
 var hfCopied = []string{"generation_config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
@@ -217,6 +220,9 @@ func planFromCheckpoint(r formats.Reader, req HFExportRequest) (*hfPlan, error) 
 		dir = filepath.Dir(dir)
 	}
 	cfgPath := filepath.Join(dir, "config.json")
+	if st, err := os.Stat(cfgPath); err == nil && st.Size() > maxConfigBytes {
+		return nil, fmt.Errorf("export: %s: %d bytes is too large for a config.json (limit %d)", cfgPath, st.Size(), maxConfigBytes)
+	}
 	rawCfg, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("export: %s: no readable config.json beside the weights (%v); transformers needs one", req.Source, err)

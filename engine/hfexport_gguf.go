@@ -135,6 +135,10 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	// Pass 2: each HF tensor's data, as segments of GGUF rows.
 	var hfInfos []formats.TensorInfo
 	for _, o := range outs {
+		if i := slices.Index(o.parts, nil); i >= 0 {
+			bad("tensor %q: part %s of the fused tensor is missing", o.names[0], o.mp.Parts[i])
+			continue
+		}
 		first := o.parts[0]
 		mp := o.mp
 		op, heads := "", 0

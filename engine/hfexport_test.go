@@ -130,6 +130,9 @@ func TestExportHFBadGGUF(t *testing.T) {
 			`"blk.0.mystery.weight" has no Hugging Face name`},
 		{"rope scaling", append(hp("llama"), gguf.String("llama.rope.scaling.type", "yarn")), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)},
 			`rope scaling "yarn"`},
+		{"missing fused part", append(hp("qwen2moe"), gguf.Uint32("qwen2moe.expert_count", 2)),
+			[]formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("blk.0.ffn_up_exps.weight", 2, 4, 8)},
+			"blk.0.ffn_gate_exps.weight of the fused tensor is missing"},
 		{"rope freqs", hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("rope_freqs.weight", 4)},
 			"rope_freqs.weight"},
 	} {
