@@ -53,9 +53,11 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	}
 	infos := g.TensorInfos()
 	// The tensors outrank the metadata: convert_hf_to_gguf.py writes GPT-2's
-	// feed_forward_length as 4*n_embd whatever n_inner is.
-	if up, ok := g.Tensor("blk.0.ffn_up.weight"); ok && len(up.Shape) == 2 && up.Shape[0] <= 1<<24 {
-		cfg.IntermediateSize = int(up.Shape[0])
+	// feed_forward_length as 4*n_embd whatever n_inner is. ffn_down is
+	// [n_embd, n_ff] in every architecture (ffn_up is fused with the gate
+	// in some).
+	if down, ok := g.Tensor("blk.0.ffn_down.weight"); ok && len(down.Shape) == 2 && down.Shape[1] <= 1<<24 {
+		cfg.IntermediateSize = int(down.Shape[1])
 	}
 	_, hasOutput := g.Tensor("output.weight")
 	tied := !hasOutput
@@ -338,9 +340,10 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 // hfConfigKeys are the config.json keys an architecture's transformers
 // config reads in place of the canonical ones ModelConfig writes.
 var hfConfigKeys = map[string]map[string]string{
-	"gpt2":      {"intermediate_size": "n_inner", "rms_norm_eps": "layer_norm_epsilon"},
-	"qwen2_moe": {"num_local_experts": "num_experts"},
-	"qwen3_moe": {"num_local_experts": "num_experts"},
+	"gpt2":       {"intermediate_size": "n_inner", "rms_norm_eps": "layer_norm_epsilon"},
+	"qwen2_moe":  {"num_local_experts": "num_experts"},
+	"qwen3_moe":  {"num_local_experts": "num_experts"},
+	"starcoder2": {"rms_norm_eps": "norm_epsilon"},
 }
 
 func shortF32(f float64) float64 {

@@ -453,10 +453,14 @@ ARCHS = {
                                                   "bos_token_id": 1, "eos_token_id": 2}),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 256, "n_ctx": 256,
                                                 "n_inner": 192, "layer_norm_epsilon": 1e-6}),
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", {"pad_token_id": 0, "vocab_size": 703}),
+    "starcoder2": ("Starcoder2Config", "Starcoder2ForCausalLM", {"norm_epsilon": 1e-6}),
+    "olmo": ("OlmoConfig", "OlmoForCausalLM", {"pad_token_id": 0}),
+    "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", {"pad_token_id": 0}),
 }
 
 # Tokenizers the converter needs for an architecture (default: the demo's).
-ARCH_TOKENIZERS = {"gemma": REPO / "testdata" / "tokenizers" / "llama-spm"}
+ARCH_TOKENIZERS = {a: REPO / "testdata" / "tokenizers" / "llama-spm" for a in ("gemma", "phi3")}
 
 # Token ids whose logits are compared (valid in every vocabulary above).
 ARCH_IDS = [[341, 5, 17, 99, 200, 3, 42, 7], list(range(1, 40))]
