@@ -281,11 +281,35 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	if n, ok := g.Uint(garch + ".attention.key_length"); ok && n > 0 && n <= 1<<20 {
 		cfg.HeadDim = int(n)
 	}
+	gen := map[string]any{}
+	cfg.Extra = map[string]json.RawMessage{}
 	if cfg.RotaryDim == cfg.HeadSize() {
 		cfg.RotaryDim = 0
 	}
-	gen := map[string]any{}
-	cfg.Extra = map[string]json.RawMessage{}
+	if cfg.RotaryDim > 0 {
+		if !hfPartialRotary[cfg.ModelType] {
+			return nil, fmt.Errorf("export: %s: rotary dimension %d of head size %d: partial rotary embeddings of %s: %w",
+				src, cfg.RotaryDim, cfg.HeadSize(), cfg.ModelType, ErrHFExportUnsupported)
+		}
+		cfg.Extra["partial_rotary_factor"], _ = json.Marshal(shortF32(float64(cfg.RotaryDim) / float64(cfg.HeadSize())))
+		cfg.RotaryDim = 0
+	}
+	for _, f := range hfConfigFlags[cfg.ModelType] {
+		var have []string
+		for _, t := range f.tensors {
+			if _, ok := g.Tensor(t); ok {
+				have = append(have, t)
+			}
+		}
+		switch len(have) {
+		case 0:
+		case len(f.tensors):
+			cfg.Extra[f.key] = json.RawMessage("true")
+		default:
+			return nil, fmt.Errorf("export: %s: has %s but not all of %s, which %s's %s sets together: %w",
+				src, strings.Join(have, ", "), strings.Join(f.tensors, ", "), cfg.ModelType, f.key, ErrHFExportUnsupported)
+		}
+	}
 	if vocab != nil {
 		for key, id := range map[string]int32{"bos_token_id": vocab.BOS, "eos_token_id": vocab.EOS, "pad_token_id": vocab.PAD} {
 			if id != tokenizer.NoToken {
@@ -344,7 +368,34 @@ var hfConfigKeys = map[string]map[string]string{
 	"qwen2_moe":  {"num_local_experts": "num_experts"},
 	"qwen3_moe":  {"num_local_experts": "num_experts"},
 	"starcoder2": {"rms_norm_eps": "norm_epsilon"},
+	"stablelm":   {"rms_norm_eps": "layer_norm_eps"},
 }
+
+// hfConfigFlag is a config.json boolean that makes transformers build
+// optional modules; the export sets it when the GGUF has all the tensors
+// listed (those of block 0) and refuses a GGUF that has only some.
+type hfConfigFlag struct {
+	key     string
+	tensors []string
+}
+
+var (
+	attnBias = hfConfigFlag{"attention_bias", []string{"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias", "blk.0.attn_output.bias"}}
+	qkvBias  = hfConfigFlag{"use_qkv_bias", []string{"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias"}}
+)
+
+var hfConfigFlags = map[string][]hfConfigFlag{
+	"llama":     {attnBias, {"mlp_bias", []string{"blk.0.ffn_gate.bias", "blk.0.ffn_up.bias", "blk.0.ffn_down.bias"}}},
+	"qwen3":     {attnBias},
+	"qwen3_moe": {attnBias},
+	"olmo":      {attnBias},
+	"olmo2":     {attnBias},
+	"stablelm":  {qkvBias, {"qk_layernorm", []string{"blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight"}}},
+}
+
+// hfPartialRotary are the architectures whose config reads
+// partial_rotary_factor.
+var hfPartialRotary = map[string]bool{"stablelm": true, "phi3": true}
 
 func shortF32(f float64) float64 {
 	v, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 32), 64)

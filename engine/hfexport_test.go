@@ -364,3 +364,80 @@ func TestDequantizeRowsParallel(t *testing.T) {
 		}
 	}
 }
+
+// f32Data is a tensor whose element i is base+i.
+func f32Data(name string, base float32, shape ...int64) formats.Tensor {
+	n, _ := formats.NumElements(shape)
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = base + float32(i)
+	}
+	return formats.Tensor{Name: name, DType: formats.F32, Shape: shape, Data: formats.BytesData(append([]byte(nil), f32Bytes(x)...))}
+}
+
+// TestExportHFUnstacksPerHeadNorms writes a StableLM GGUF whose per-head
+// Q/K norms are stacked [n_head, head_dim] (as llama.cpp stores them) and
+// checks the export splits them back into q_layernorm.norms.N, row N each,
+// and sets qk_layernorm.
+func TestExportHFUnstacksPerHeadNorms(t *testing.T) {
+	t.Parallel()
+	const a = "stablelm"
+	kvs := []gguf.KV{gguf.String("general.architecture", a), gguf.Uint32(a+".block_count", 1),
+		gguf.Uint32(a+".embedding_length", 8), gguf.Uint32(a+".feed_forward_length", 16),
+		gguf.Uint32(a+".attention.head_count", 2), gguf.Uint32(a+".attention.head_count_kv", 1),
+		gguf.Uint32(a+".context_length", 32), gguf.Uint32(a+".rope.dimension_count", 2),
+		gguf.Float32(a+".attention.layer_norm_epsilon", 1e-5)}
+	tensors := []formats.Tensor{
+		f32Data("token_embd.weight", 0, 10, 8), f32Data("output_norm.weight", 0, 8), f32Data("output_norm.bias", 0, 8),
+		f32Data("output.weight", 0, 10, 8),
+		f32Data("blk.0.attn_norm.weight", 0, 8), f32Data("blk.0.attn_norm.bias", 0, 8),
+		f32Data("blk.0.attn_q.weight", 0, 8, 8), f32Data("blk.0.attn_k.weight", 0, 4, 8), f32Data("blk.0.attn_v.weight", 0, 4, 8),
+		f32Data("blk.0.attn_output.weight", 0, 8, 8),
+		f32Data("blk.0.attn_q_norm.weight", 100, 2, 4), f32Data("blk.0.attn_k_norm.weight", 200, 1, 4),
+		f32Data("blk.0.ffn_norm.weight", 0, 8), f32Data("blk.0.ffn_norm.bias", 0, 8),
+		f32Data("blk.0.ffn_gate.weight", 0, 16, 8), f32Data("blk.0.ffn_up.weight", 0, 16, 8), f32Data("blk.0.ffn_down.weight", 0, 8, 16),
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "stablelm.gguf")
+	if err := gguf.Write(context.Background(), src, kvs, tensors); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "hf")
+	if _, err := ExportHF(context.Background(), HFExportRequest{Source: src, Output: out}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := formats.Open(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for name, base := range map[string]float32{
+		"model.layers.0.self_attn.q_layernorm.norms.0.weight": 100, "model.layers.0.self_attn.q_layernorm.norms.1.weight": 104,
+		"model.layers.0.self_attn.k_layernorm.norms.0.weight": 200,
+	} {
+		sr, err := r.TensorReader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, sr.Size())
+		if _, err := sr.ReadAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		want := f32Data("", base, 4).Data.(formats.BytesData)
+		if !bytes.Equal(b, want) {
+			t.Errorf("%s = % x, want % x", name, b, []byte(want))
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"qk_layernorm": true`, `"partial_rotary_factor": 0.5`, `"layer_norm_eps": 0.00001`, `"num_key_value_heads": 1`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config.json lacks %s:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(string(cfg), "use_qkv_bias") {
+		t.Errorf("config.json sets use_qkv_bias without biases:\n%s", cfg)
+	}
+}

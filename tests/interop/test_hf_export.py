@@ -457,6 +457,12 @@ ARCHS = {
     "starcoder2": ("Starcoder2Config", "Starcoder2ForCausalLM", {"norm_epsilon": 1e-6}),
     "olmo": ("OlmoConfig", "OlmoForCausalLM", {"pad_token_id": 0}),
     "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", {"pad_token_id": 0}),
+    # Optional modules: config flags rebuilt from the tensors present.
+    "llama-bias": ("LlamaConfig", "LlamaForCausalLM", {"attention_bias": True, "mlp_bias": True}),
+    # Partial rotary (0.25) and Q/K/V biases. (With qk_layernorm the
+    # converter fails on this tiny model: "Unprocessed norms"; the per-head
+    # norms' unstacking is tested in Go, TestExportHFUnstacksPerHeadNorms.)
+    "stablelm": ("StableLmConfig", "StableLmForCausalLM", {"use_qkv_bias": True, "layer_norm_eps": 1e-6}),
 }
 
 # Tokenizers the converter needs for an architecture (default: the demo's).
