@@ -125,6 +125,13 @@ func ExportHF(ctx context.Context, req HFExportRequest, progress func(Progress))
 	if req.ShardSize <= 0 {
 		req.ShardSize = DefaultShardSize
 	}
+	if strings.HasPrefix(req.Source, formats.HFScheme) {
+		p, err := formats.ResolveHF(req.Source)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		req.Source = p
+	}
 	if err := checkOutputDir(req.Source, req.Output); err != nil {
 		return nil, err
 	}

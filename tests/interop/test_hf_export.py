@@ -538,3 +538,18 @@ def test_arch_round_trip_through_llama_cpp_gguf(mlmf, demo_dir, gguf_exports, tm
     d = max_diff(got, want)
     print(f"{arch}: max |logit diff| {d:.3g}")
     assert d <= 1e-4
+
+
+def test_hub_cache_source_names_base_model(mlmf, demo_dir, tmp_path):
+    """hf://org/name resolves in the hub cache, and the cache path names the
+    repository the card points base_model at."""
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--mlmf-test--tiny-demo"
+    shutil.copytree(demo_dir, repo / "snapshots" / rev)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(rev)
+    out = tmp_path / "out"
+    mlmf.run("convert", "hf://mlmf-test/tiny-demo", out, "--to", "hf", env={"HF_HUB_CACHE": str(tmp_path / "hub")})
+    meta, _ = card_meta(out / "README.md")
+    assert meta["base_model"] == "mlmf-test/tiny-demo" and meta["base_model_relation"] == "quantized"
+    assert json.loads((out / "provenance.json").read_text())["name"] == "Tiny Demo"
