@@ -276,6 +276,25 @@ func TestReadProvenance(t *testing.T) {
 	if !slices.Equal(p.Tags, []string{"chat", "text-generation"}) || !slices.Equal(p.Languages, []string{"en"}) {
 		t.Errorf("tags %v languages %v", p.Tags, p.Languages)
 	}
+	// Applied to an export's metadata, the lineage keys go where gguf-py
+	// writes them, mlmf's at the end.
+	kvl := []gguf.KV{gguf.String("general.architecture", "llama"), gguf.String("general.type", "model"),
+		gguf.String("general.name", "X"), gguf.String("general.size_label", "1B"), gguf.Uint32("llama.block_count", 1)}
+	for _, kv := range p.GGUFKVs() {
+		kvl = setMetaKV(kvl, kv)
+	}
+	var order []string
+	for _, kv := range kvl {
+		order = append(order, kv.Key)
+	}
+	wantOrder := []string{"general.architecture", "general.type", "general.name", "general.organization", "general.size_label",
+		"general.license", "general.source.repo_url", "general.base_model.count",
+		"general.base_model.0.name", "general.base_model.0.organization", "general.base_model.0.repo_url",
+		"general.base_model.1.name", "general.base_model.1.organization", "general.base_model.1.repo_url",
+		"general.tags", "general.languages", "llama.block_count", "mlmf.version", "mlmf.source.files", "mlmf.options"}
+	if !slices.Equal(order, wantOrder) {
+		t.Errorf("order\n%v\nwant\n%v", order, wantOrder)
+	}
 	// A broken front matter is an error that says where.
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("---\nlicense: [\n---\n"), 0o644); err != nil {
 		t.Fatal(err)

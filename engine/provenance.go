@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,9 +275,84 @@ func ApplyProvenance(kvs []gguf.KV, src string, files []string, options map[stri
 		return nil, err
 	}
 	for _, kv := range p.GGUFKVs() {
-		kvs = gguf.SetKV(kvs, kv)
+		kvs = setMetaKV(kvs, kv)
 	}
 	return kvs, nil
+}
+
+// metaOrder is the order in which gguf-py's Metadata.set_gguf_meta_model
+// writes the general.* keys ({id} entries in index order, their fields in
+// this order).
+var metaOrder = []string{"general.name", "general.author", "general.version", "general.organization",
+	"general.finetune", "general.basename", "general.description", "general.quantized_by", "general.size_label",
+	"general.license", "general.license.name", "general.license.link", "general.url", "general.doi", "general.uuid",
+	"general.repo_url", "general.source.url", "general.source.doi", "general.source.uuid", "general.source.repo_url",
+	"general.base_model.count", "general.base_model.{id}.name", "general.base_model.{id}.author",
+	"general.base_model.{id}.version", "general.base_model.{id}.organization", "general.base_model.{id}.description",
+	"general.base_model.{id}.url", "general.base_model.{id}.doi", "general.base_model.{id}.uuid",
+	"general.base_model.{id}.repo_url", "general.tags", "general.languages"}
+
+// metaRank orders a key as gguf-py writes it; ok is false for keys outside
+// metaOrder.
+func metaRank(key string) (rank [3]int, ok bool) {
+	id := -1
+	if rest, found := strings.CutPrefix(key, "general.base_model."); found {
+		if n, field, found := strings.Cut(rest, "."); found {
+			if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+				id, key = i, "general.base_model.{id}."+field
+			}
+		}
+	}
+	for i, k := range metaOrder {
+		if k == key {
+			if id >= 0 {
+				return [3]int{slices.Index(metaOrder, "general.base_model.{id}.name"), id, i}, true
+			}
+			return [3]int{i, 0, 0}, true
+		}
+	}
+	return rank, false
+}
+
+// setMetaKV sets kv in kvs: replaced where its key is; a new general.* key
+// goes where gguf-py would write it, after the last key it writes before
+// it (else after general.name, else after the leading general.* keys);
+// other keys are appended.
+func setMetaKV(kvs []gguf.KV, kv gguf.KV) []gguf.KV {
+	for i := range kvs {
+		if kvs[i].Key == kv.Key {
+			kvs[i] = kv
+			return kvs
+		}
+	}
+	r, ok := metaRank(kv.Key)
+	if !ok {
+		return append(kvs, kv)
+	}
+	pos := -1
+	for i, e := range kvs {
+		if er, eok := metaRank(e.Key); eok && lessRank(er, r) {
+			pos = i
+		}
+	}
+	if pos < 0 {
+		for pos+1 < len(kvs) && strings.HasPrefix(kvs[pos+1].Key, "general.") {
+			if _, eok := metaRank(kvs[pos+1].Key); eok {
+				break
+			}
+			pos++
+		}
+	}
+	return slices.Insert(kvs, pos+1, kv)
+}
+
+func lessRank(a, b [3]int) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
 }
 
 // SafetensorsMetadata returns the provenance as safetensors __metadata__

@@ -345,6 +345,8 @@ def test_provenance_keys_read_back(provcheck, carded, tmp_path):
     assert "general.base_model.0.repo_url" in compared and "general.license" in compared
     for k in compared:
         assert ours.get(k) == ref[k], k
+    # In gguf-py's order too.
+    assert [k for k in ours if k in compared] == compared
     sha = hashlib.sha256((carded / "model.safetensors").read_bytes()).hexdigest()
     assert ours["mlmf.source.files"] == [f"{sha}  {(carded / 'model.safetensors').stat().st_size}  model.safetensors"]
     assert ours["mlmf.options"] == "type=F16"
