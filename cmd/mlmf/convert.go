@@ -22,9 +22,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dtype := fs.String("dtype", "", "cast floating-point tensors to this dtype (F32, F16, BF16, F64, F8_E4M3, F8_E5M2)")
 	shard := fs.String("shard-size", "", "split the output into shards of at most this size (e.g. 5GB, 500MB); DST becomes a directory")
 	saturate := fs.Bool("saturate", false, "clamp F8 overflow to the largest finite value instead of NaN/Inf")
-	to := fs.String("to", "safetensors", "target format (safetensors, gguf)")
+	to := fs.String("to", "safetensors", "target format (safetensors, gguf, hf: a Hugging Face model directory)")
 	typ := fs.String("type", "", "with --to gguf: type of 2-D weights (F32, F16, BF16, Q8_0, or auto (default): the source's 16-bit type, else F16; norms stay F32), or a llama-quantize preset (Q4_K_M, Q6_K, …)")
-	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys)")
+	noVocab := fs.Bool("no-vocab", false, "with --to gguf: write no vocabulary (tokenizer.* keys); with --to hf from a GGUF: write no tokenizer files")
 	var tensorTypes multiFlag
 	fs.Var(&tensorTypes, "tensor-type", "with --to gguf and a preset --type: REGEX=TYPE for the tensors whose GGUF name matches (repeatable, first match wins)")
 	outType := fs.String("output-tensor-type", "", "with --to gguf and a preset --type: type of output.weight")
@@ -33,6 +33,11 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0|PRESET] [--no-vocab]")
 		fmt.Fprintln(stderr, "           [--tensor-type REGEX=TYPE]... [--output-tensor-type T] [--token-embedding-type T]")
+		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB] [--no-vocab]")
+		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file, or a GGUF (llama, mistral, mixtral,")
+		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma, gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
+		fmt.Fprintln(stderr, "         transforms undone, config.json and tokenizer rebuilt; OUT_DIR is written beside and renamed")
+		fmt.Fprintln(stderr, "         into place as a whole")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -54,15 +59,21 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	case "gguf":
 		if *dtype != "" || *shard != "" || *saturate {
-			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors; use --type for gguf")
+			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors and hf; use --type for gguf")
 		}
 		req := engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}
 		if err := exportTypes(&req, *typ, tensorTypes, *outType, *embType); err != nil {
 			return err
 		}
 		return runExportGGUF(ctx, req, tty, stdout, stderr)
+	case "hf":
+		if *typ != "" || len(tensorTypes) > 0 || *outType != "" || *embType != "" {
+			return fmt.Errorf("convert: --type, --tensor-type, --output-tensor-type and --token-embedding-type apply to --to gguf; use --dtype for hf")
+		}
+		req := engine.HFExportRequest{Source: pos[0], Output: pos[1], Saturate: *saturate, NoVocab: *noVocab}
+		return runExportHF(ctx, req, *dtype, *shard, tty, stdout, stderr)
 	default:
-		return fmt.Errorf("convert: --to %s is not available (safetensors or gguf)", *to)
+		return fmt.Errorf("convert: --to %s is not available (safetensors, gguf or hf)", *to)
 	}
 	req := engine.ConvertRequest{Source: pos[0], Output: pos[1], Saturate: *saturate}
 	if *dtype != "" {
@@ -172,6 +183,34 @@ func runExportGGUF(ctx context.Context, req engine.ExportRequest, tty bool, stdo
 	}
 	secs := res.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", req.Output, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
+	return nil
+}
+
+// runExportHF is `mlmf convert SRC OUT_DIR --to hf [--dtype T]`.
+func runExportHF(ctx context.Context, req engine.HFExportRequest, dtype, shard string, tty bool, stdout, stderr io.Writer) error {
+	if dtype != "" {
+		d, err := formats.ParseDType(dtype)
+		if err != nil {
+			return fmt.Errorf("convert: --dtype: %w", err)
+		}
+		req.DType = d
+	}
+	if shard != "" {
+		n, err := parseSize(shard)
+		if err != nil {
+			return fmt.Errorf("convert: --shard-size: %w", err)
+		}
+		req.ShardSize = n
+	}
+	res, err := engine.ExportHF(ctx, req, progressPrinter(tty, stderr))
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	secs := res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "wrote %s: %s from %s, %d tensors in %s, %s in %.2fs\n", req.Output, res.Arch, res.From, res.Tensors, res.DType, humanBytes(res.Bytes), secs)
 	return nil
 }
 
