@@ -27,11 +27,15 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
+		fmt.Fprintln(stderr, "       mlmf convert SRC… OUTDIR [flags]   or   mlmf convert 'models/*' OUTDIR [flags]   (a batch)")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
+	}
+	if isBatch(ctx, pos) { // SRC… OUTDIR or 'GLOB' OUTDIR: batch.go
+		return runBatch(ctx, pos, fs, stdout, stderr)
 	}
 	if len(pos) != 2 {
 		fs.Usage()
