@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mlmf/formats"
+	"mlmf/mapping"
 )
 
 func exportDemo(t *testing.T, dir string, typ formats.DType) string {
@@ -177,5 +178,82 @@ func TestDiffMissingExtraShape(t *testing.T) {
 	}
 	if r := diffRow(t, res, "blk.0.ffn_down.weight"); r.Status != DiffEqual {
 		t.Fatalf("down %+v", r)
+	}
+}
+
+// TestCompareTensorUndoesTransforms drives compareTensor with in-memory
+// sides: one in HF layout, the other stored as a GGUF export stores it
+// (Q/K rows permuted, a 1-D bias permuted, a Conv1D weight transposed, a
+// Gemma norm plus one). Undone, they compare equal; compared as stored,
+// they would not.
+func TestCompareTensorUndoesTransforms(t *testing.T) {
+	t.Parallel()
+	const rows, cols, heads = 16, 6, 2
+	seq := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i%13) - 6 + float32(i%8)/8 // exact under +1
+		}
+		return x
+	}
+	transpose := func(x []float32, r, c int) []float32 {
+		out := make([]float32, len(x))
+		for i := 0; i < r; i++ {
+			for j := 0; j < c; j++ {
+				out[j*r+i] = x[i*c+j]
+			}
+		}
+		return out
+	}
+	plusOne := func(x []float32) []float32 {
+		out := make([]float32, len(x))
+		for i, v := range x {
+			out[i] = v + 1
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name        string
+		hfShape     []int64
+		hf, stored  []float32
+		storedShape []int64
+		op, arg     string
+	}{
+		{"permute", []int64{rows, cols}, seq(rows * cols), permuteQK(seq(rows*cols), []int64{rows, cols}, heads), []int64{rows, cols}, mapping.OpPermuteQK, "n_head"},
+		{"permute bias", []int64{rows}, seq(rows), permuteQK(seq(rows), []int64{rows}, heads), []int64{rows}, mapping.OpPermuteQK, "n_head"},
+		{"transpose", []int64{cols, rows}, seq(rows * cols), transpose(seq(rows*cols), cols, rows), []int64{rows, cols}, mapping.OpTranspose, ""},
+		{"norm plus one", []int64{rows}, seq(rows), plusOne(seq(rows)), []int64{rows}, mapping.OpNormPlusOne, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ia, ba := f32Tensor("a", tc.hf)
+			ia.Shape = tc.hfShape
+			ib, bb := f32Tensor("b", tc.stored)
+			ib.Shape = tc.storedShape
+			va := &canonicalView{r: &memReader{infos: []formats.TensorInfo{ia}, data: map[string][]byte{"a": ba}}, transforms: map[string]*mapping.Transform{}}
+			vb := &canonicalView{r: viewReader{&memReader{infos: []formats.TensorInfo{ib}, data: map[string][]byte{"b": bb}}},
+				transforms: map[string]*mapping.Transform{"b": {Op: tc.op, Arg: tc.arg}}, vars: map[string]int64{"n_head": heads}}
+			if !slices.Equal(va.hfShape(ia), vb.hfShape(ib)) {
+				t.Fatalf("HF shapes %v and %v", va.hfShape(ia), vb.hfShape(ib))
+			}
+			var row DiffRow
+			m, err := compareTensor(context.Background(), va, ia, vb, ib, &row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.n != int64(len(tc.hf)) || m.errSq != 0 || m.maxAbs != 0 || row.Transform == "" || row.Status != "" {
+				t.Fatalf("undone: %+v, row %+v", m, row)
+			}
+			// Without the undo the stored layout differs.
+			delete(vb.transforms, "b")
+			ib.Shape = tc.hfShape
+			row = DiffRow{}
+			m, err = compareTensor(context.Background(), va, ia, vb, ib, &row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.errSq == 0 {
+				t.Fatal("as stored, the tensors compare equal: the test proves nothing")
+			}
+		})
 	}
 }
