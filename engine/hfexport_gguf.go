@@ -571,7 +571,8 @@ func (d *ggufData) writeSeg(w io.Writer, s ggufSeg) (int64, error) {
 		}
 		switch d.op {
 		case mapping.OpPermuteQK:
-			xs = unpermuteQK(tmp[:len(xs)], xs, k, d.cols, int(k/unit))
+			unpermuteQK(tmp[:len(xs)], xs, int(k/unit), int(d.cols))
+			xs = tmp[:len(xs)]
 		case mapping.OpNormPlusOne:
 			for i := range xs {
 				xs[i]--
@@ -626,23 +627,4 @@ func dequantizeRows(dst []float32, src []byte, t formats.DType, k, cols, rowByte
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// unpermuteQK is the inverse of permuteQK: rows in llama.cpp's interleaved
-// rotary layout back to HF's rotate-half layout, per head. It writes into
-// dst and returns it.
-func unpermuteQK(dst, x []float32, rows, cols int64, nHead int) []float32 {
-	half := int(rows) / nHead / 2
-	c := int(cols)
-	for h := 0; h < nHead; h++ {
-		base := h * 2 * half
-		for j := 0; j < half; j++ {
-			for i := 0; i < 2; i++ {
-				from := base + j*2 + i
-				to := base + i*half + j
-				copy(dst[to*c:(to+1)*c], x[from*c:(from+1)*c])
-			}
-		}
-	}
-	return dst
 }

@@ -24,7 +24,8 @@ func TestUnpermuteQKInvertsPermute(t *testing.T) {
 			x[i] = float32(i)
 		}
 		p := permuteQK(x, []int64{int64(tc.rows), int64(tc.cols)}, tc.heads)
-		got := unpermuteQK(make([]float32, len(p)), p, int64(tc.rows), int64(tc.cols), tc.heads)
+		got := make([]float32, len(p))
+		unpermuteQK(got, p, tc.heads, tc.cols)
 		if !slices.Equal(got, x) {
 			t.Fatalf("rows=%d cols=%d heads=%d: unpermute(permute(x)) != x", tc.rows, tc.cols, tc.heads)
 		}

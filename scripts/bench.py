@@ -10,14 +10,25 @@ with the ratio. Run through the Makefile (it builds the Go side and the venv).
      libggml's ggml_quantize_chunk on the same input (target >= 1x per thread)
   5. whole-file `mlmf quantize` vs llama_model_quantize on a >= 1 GB F32 GGUF
   6. dequantize throughput per ggml type
+  7. `mlmf convert --to gguf` vs llama.cpp's convert_hf_to_gguf.py on a
+     synthetic >= 4 GB BF16 LLaMA checkpoint, to F16 and Q8_0, file to file
+     (target >= 5x faster; peak RSS <= largest tensor x 3 + 300 MB)
+
+Rows are selectable: `BENCH_ROWS=7 make bench` or `scripts/bench.sh 7` runs
+row 7 alone (1-3, 4-6 and 7 are the groups that run together). Row 7 needs
+about 13 GB free in BENCH_TMP (default: the system temp dir); BENCH_OUT_DIR
+(e.g. /dev/shm) writes its outputs elsewhere, to measure without the disk.
 """
 
 import ctypes
 import glob
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,8 +77,30 @@ def cat_gbps(files, total, runs=3):
     return best
 
 
+def selected():
+    """The rows to run: command-line arguments or BENCH_ROWS (comma or space
+    separated row numbers), all of them when neither is given."""
+    spec = " ".join(sys.argv[1:]) or os.environ.get("BENCH_ROWS", "")
+    rows = {int(x) for x in re.split(r"[,\s]+", spec) if x}
+    return rows or set(range(1, 8))
+
+
 def main():
     os.makedirs(BENCH, exist_ok=True)
+    want = selected()
+    if want & {1, 2, 3}:
+        bench_checkpoint()
+    if want & {4, 5, 6}:
+        bench_ggml()
+    if 7 in want:
+        bench_export()
+
+    print("\n| benchmark | mlmf | anchor | ratio |\n|---|---|---|---|")
+    for r in ROWS:
+        print("| " + " | ".join(r) + " |")
+
+
+def bench_checkpoint():
     sh("go", "build", "-o", TOOL, "./internal/cmd/benchtool")
     if not os.path.exists(os.path.join(CKPT, "model.safetensors.index.json")):
         print("generating the synthetic checkpoint (once; kept in .bench/)…", flush=True)
@@ -101,12 +134,6 @@ def main():
     np_mbps = {m.group(1): float(m.group(2)) for m in re.finditer(r"numpy (\S+) MBps=([\d.]+)", np_out)}
     for go_name, np_name in (("F32ToBF16", "F32->BF16"), ("BF16ToF16", "BF16->F16")):
         row(f"3. {np_name} per core", go_mbps[go_name], "numpy", np_mbps[np_name], "MB/s")
-
-    bench_ggml()
-
-    print("\n| benchmark | mlmf | anchor | ratio |\n|---|---|---|---|")
-    for r in ROWS:
-        print("| " + " | ".join(r) + " |")
 
 
 def go_bench(pattern, pkg, cpu="1"):
@@ -204,6 +231,163 @@ def bench_ggml():
     # 6. dequantize per type (MB/s of float32 output, one core)
     deq = go_bench("^BenchmarkDequantize$", "./formats/ggml")
     print("6. dequantize, one core, MB/s of F32 output: " + ", ".join(f"{k.split('/')[-1]} {v:.0f}" for k, v in sorted(deq.items())))
+
+
+# Runs llama.cpp's converter as its command line does (lazy tensors), then
+# fsyncs the output: mlmf writes through a temporary file it fsyncs before the
+# rename, so both sides pay for getting the bytes to disk.
+EXPORT_RUNNER = r"""
+import os, runpy, sys
+src, argv = sys.argv[1], sys.argv[2:]
+out = argv[argv.index("--outfile") + 1]
+sys.path.insert(0, src)
+sys.argv = [os.path.join(src, "convert_hf_to_gguf.py")] + argv
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as e:
+    if e.code:
+        raise
+fd = os.open(out, os.O_RDONLY)
+os.fsync(fd)
+os.close(fd)
+"""
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time -v: wall seconds, CPU seconds (user +
+    system) and peak RSS in bytes."""
+    t0 = time.perf_counter()
+    res = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, cwd=ROOT)
+    secs = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}… failed ({res.returncode}):\n{res.stderr[-3000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1)) * 1024
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", res.stderr).group(1)) for k in ("User", "System"))
+    return secs, cpu, rss
+
+
+def sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(1 << 24):
+            h.update(b)
+    return h.hexdigest()
+
+
+def write_llama_checkpoint(d, layers):
+    """A LLaMA-shaped BF16 checkpoint (hidden 4096, 32 heads, 8 KV heads,
+    feed-forward 11008; 354 MB a layer) in one safetensors file, with the
+    SentencePiece vocabulary of testdata/tokenizers/llama-spm (tokenizer.model
+    beside its tokenizer.json, as LLaMA repositories ship it). The values
+    cycle through a 64 MiB pool of N(0, 0.02) draws: quantization speed does
+    not depend on them and drawing 2 G normals would dominate the run."""
+    import numpy as np
+
+    spm = os.path.join(ROOT, "testdata", "tokenizers", "llama-spm")
+    for f in ("tokenizer.model", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(spm, f), d)
+    vocab = json.load(open(os.path.join(spm, "config.json")))["vocab_size"]
+    E, F, H, KV = 4096, 11008, 32, 8
+    hd = E // H
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": E, "intermediate_size": F,
+           "num_attention_heads": H, "num_key_value_heads": KV, "head_dim": hd, "num_hidden_layers": layers, "vocab_size": vocab,
+           "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False,
+           "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "bfloat16", "hidden_act": "silu"}
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
+    shapes = [("model.embed_tokens.weight", (vocab, E))]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        shapes += [(p + "input_layernorm.weight", (E,)), (p + "self_attn.q_proj.weight", (H * hd, E)),
+                   (p + "self_attn.k_proj.weight", (KV * hd, E)), (p + "self_attn.v_proj.weight", (KV * hd, E)),
+                   (p + "self_attn.o_proj.weight", (E, H * hd)), (p + "post_attention_layernorm.weight", (E,)),
+                   (p + "mlp.gate_proj.weight", (F, E)), (p + "mlp.up_proj.weight", (F, E)),
+                   (p + "mlp.down_proj.weight", (E, F))]
+    shapes += [("model.norm.weight", (E,)), ("lm_head.weight", (vocab, E))]
+    shapes.sort()  # as safetensors' save_file lays them out (and the script lists them)
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + n]}
+        off += n
+    hdr = json.dumps(header, separators=(",", ":")).encode()
+    hdr += b" " * (-len(hdr) % 8)
+    pool = (np.random.default_rng(7).standard_normal(1 << 25, dtype=np.float32) * 0.02).view(np.uint32)
+    pool = (pool >> 16).astype(np.uint16)
+    ones = np.full(E, 0x3F80, np.uint16)  # 1.0: norms
+    largest = 0
+    with open(os.path.join(d, "model.safetensors"), "wb") as f:
+        f.write(len(hdr).to_bytes(8, "little"))
+        f.write(hdr)
+        start = 0
+        for name, shape in shapes:
+            n = int(np.prod(shape))
+            largest = max(largest, n * 2)
+            if len(shape) == 1:
+                f.write(ones[:n].tobytes())
+                continue
+            left = n
+            while left:
+                k = min(left, len(pool) - start)
+                f.write(pool[start:start + k].tobytes())
+                left -= k
+                start = (start + k) % len(pool)
+            start = (start + 4099) % len(pool)
+    return 8 + len(hdr) + off, largest
+
+
+def bench_export():
+    """Row 7: mlmf convert --to gguf vs convert_hf_to_gguf.py, both file to file."""
+    mlmf = os.environ.get("MLMF_BIN", os.path.join(ROOT, "bin/mlmf"))
+    src = os.environ.get("LLAMA_CPP_SRC", os.path.join(os.path.dirname(sys.executable), "..", "llama.cpp"))
+    src = os.path.abspath(src)
+    if not os.path.isfile(os.path.join(src, "convert_hf_to_gguf.py")):
+        print(f"7. skipped: no convert_hf_to_gguf.py under {src} (set LLAMA_CPP_SRC)")
+        return
+    layers = int(os.environ.get("BENCH_EXPORT_LAYERS", "12"))  # 12 layers: 4.3 GB
+    parent = os.environ.get("BENCH_TMP") or tempfile.gettempdir()
+    # BENCH_OUT_DIR puts the outputs elsewhere (a tmpfs such as /dev/shm
+    # takes the disk out of the comparison: fsync is then free).
+    out_parent = os.environ.get("BENCH_OUT_DIR") or parent
+    need = layers * 354e6 * (1 if out_parent != parent else 2) + 1e9  # source + one F16 output at a time
+    for where, n in ((parent, need), (out_parent, layers * 354e6 + 1e9)):
+        free = shutil.disk_usage(where).free
+        if free < n:
+            print(f"7. skipped: {where} has {free/1e9:.1f} GB free, the row needs {n/1e9:.1f} GB (set BENCH_TMP, BENCH_OUT_DIR)")
+            return
+    tmp = tempfile.mkdtemp(prefix="mlmf-bench-export-", dir=parent)
+    outs = tmp if out_parent == parent else tempfile.mkdtemp(prefix="mlmf-bench-export-out-", dir=out_parent)
+    try:
+        d = os.path.join(tmp, "checkpoint")  # both converters name the model after the directory
+        os.mkdir(d)
+        print(f"7. generating a {layers}-layer BF16 LLaMA checkpoint in {tmp}…", flush=True)
+        size, largest = write_llama_checkpoint(d, layers)
+        bound = 3 * largest + 300e6
+        print(f"   {size/1e9:.2f} GB, largest tensor {largest/1e6:.0f} MB: RSS bound {bound/1e6:.0f} MB", flush=True)
+        runner = os.path.join(tmp, "run_convert.py")
+        with open(runner, "w") as f:
+            f.write(EXPORT_RUNNER)
+        subprocess.run(["cat", os.path.join(d, "model.safetensors")], stdout=subprocess.DEVNULL, check=True)
+        where = "" if outs == tmp else f", output on {out_parent}"
+        for typ in ("F16", "Q8_0"):
+            ours_out, theirs_out = os.path.join(outs, f"mlmf-{typ}.gguf"), os.path.join(outs, f"llama-{typ}.gguf")
+            ours, ours_cpu, ours_rss = timed([mlmf, "convert", d, ours_out, "--to", "gguf", "--type", typ])
+            ours_sum = sha256(ours_out)
+            os.remove(ours_out)
+            theirs, theirs_cpu, theirs_rss = timed([sys.executable, runner, src, d, "--outfile", theirs_out, "--outtype", typ.lower()])
+            same = sha256(theirs_out) == ours_sum
+            os.remove(theirs_out)
+            row(f"7. HF BF16 {size/1e9:.2f} GB -> GGUF {typ}{where} ({'identical' if same else 'DIFFERENT'} files)",
+                ours, "convert_hf_to_gguf.py", theirs, "s", higher_better=False)
+            verdict = "within" if ours_rss <= bound else "OVER"
+            print(f"   CPU (user+sys): mlmf {ours_cpu:.1f} s, convert_hf_to_gguf.py {theirs_cpu:.1f} s ({theirs_cpu/ours_cpu:.2f}x); "
+                  f"speed target >= 5x", flush=True)
+            print(f"   peak RSS: mlmf {ours_rss/1e6:.0f} MB ({verdict} the bound of {bound/1e6:.0f} MB), "
+                  f"convert_hf_to_gguf.py {theirs_rss/1e6:.0f} MB", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(outs, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,4 +2,4 @@
 # `make bench`: runs scripts/bench.py with the oracle venv's Python.
 set -euo pipefail
 VENV=${VENV:-$HOME/.cache/mlmf/venv}
-exec "$VENV/bin/python" scripts/bench.py
+exec "$VENV/bin/python" scripts/bench.py "$@"

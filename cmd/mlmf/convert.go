@@ -38,11 +38,15 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma, gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
 		fmt.Fprintln(stderr, "         transforms undone, config.json and tokenizer rebuilt; OUT_DIR is written beside and renamed")
 		fmt.Fprintln(stderr, "         into place as a whole")
+		fmt.Fprintln(stderr, "       mlmf convert SRC… OUTDIR [flags]   or   mlmf convert 'models/*' OUTDIR [flags]   (a batch)")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
+	}
+	if isBatch(ctx, pos) { // SRC… OUTDIR or 'GLOB' OUTDIR: batch.go
+		return runBatch(ctx, pos, fs, stdout, stderr)
 	}
 	if len(pos) != 2 {
 		fs.Usage()

@@ -37,6 +37,8 @@ func init() {
 		{"convert", "rewrite a checkpoint as safetensors, optionally casting float tensors", runConvert},
 		{"map", "detect the architecture and map tensor names to llama.cpp's (report, suggestions)", runMap},
 		{"preview", "per-tensor and total error and size of a dtype, quant type or preset, before converting", runPreview},
+		{"verify", "check structure against the config and every value for NaN/Inf, with per-tensor statistics", runVerify},
+		{"diff", "compare two checkpoints under canonical names (HF dir vs its GGUF): missing, shapes, errors", runDiff},
 		{"tokenize", "token ids of TEXT from the HF tokenizer and from the GGUF vocabulary, side by side", runTokenize},
 		{"quantize", "quantize a GGUF model as llama-quantize does (presets, imatrix, overrides)", runQuantize},
 		{"meta", "read and edit GGUF metadata: meta FILE [get KEY | set KEY=TYPE:VALUE … | del KEY …]", runMeta},

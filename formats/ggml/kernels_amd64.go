@@ -53,6 +53,18 @@ func q4_0Block(x []float32, qs []byte) (d float32, ok bool) {
 }
 
 //go:noescape
+func q8_0BlockSSE(x *float32, qs *byte) (d float32, ok bool)
+
+// q8_0Block quantizes one 32-element Q8_0 block's quants into qs[:32] and
+// returns its d; ok is false (nothing written) for blocks holding a NaN or
+// an infinity, or whose d is so small that 1/d overflows.
+func q8_0Block(x []float32, qs []byte) (d float32, ok bool) {
+	_ = x[31]
+	_ = qs[31]
+	return q8_0BlockSSE(&x[0], &qs[0])
+}
+
+//go:noescape
 func bf16RowSSE(x *float32, y *uint16, n int)
 
 //go:noescape

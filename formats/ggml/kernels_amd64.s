@@ -1107,3 +1107,117 @@ idone:
 	MOVUPS X7, 0(AX)
 	MOVUPS X8, 16(AX)
 	RET
+
+// A = max(A, B) for int32 lanes (SSE2 has no PMAXSD); T is scratch.
+#define IMAX(B, A, T) \
+	MOVO    A, T \
+	PCMPGTL B, T \
+	PAND    T, A \
+	PANDN   B, T \
+	POR     T, A
+
+// One Q8_0 vector: R = (int32)roundf(x[OFF/4 .. +3] * id), rounding half
+// away from zero: t = trunc(|v|), plus one where |v| - t >= 0.5 (the
+// difference is exact below 2^23 and, non-negative, orders as its bits
+// do: > 0x3effffff), then v's sign put back. X3 = id, X14 = 0x3effffff,
+// X15 = 0x7fffffff; X9..X11 scratch.
+#define Q8(OFF, R) \
+	MOVUPS    OFF(SI), R \
+	MULPS     X3, R \
+	MOVO      R, X9 \
+	PSRAL     $31, X9 \
+	PAND      X15, R \
+	CVTTPS2PL R, X10 \
+	CVTPL2PS  X10, X11 \
+	SUBPS     X11, R \
+	PCMPGTL   X14, R \
+	PSUBL     R, X10 \
+	PXOR      X9, X10 \
+	PSUBL     X9, X10 \
+	MOVO      X10, R
+
+// func q8_0BlockSSE(x *float32, qs *byte) (d float32, ok bool)
+// quantize_row_q8_0_ref for one block: d = amax/127, id = 1/d (0 when d is
+// 0), qs[j] = roundf(x[j]*id). Blocks whose amax is not finite or whose id
+// overflows return ok = false without writing, for the scalar code.
+TEXT ·q8_0BlockSSE(SB), NOSPLIT, $0-21
+	MOVQ    x+0(FP), SI
+	MOVQ    qs+8(FP), DI
+	MOVL    $0x7fffffff, AX
+	MOVL    AX, X15
+	PSHUFL  $0, X15, X15
+	MOVUPS  0(SI), X0
+	MOVUPS  16(SI), X1
+	MOVUPS  32(SI), X2
+	MOVUPS  48(SI), X3
+	MOVUPS  64(SI), X4
+	MOVUPS  80(SI), X5
+	MOVUPS  96(SI), X6
+	MOVUPS  112(SI), X7
+	PAND    X15, X0
+	PAND    X15, X1
+	PAND    X15, X2
+	PAND    X15, X3
+	PAND    X15, X4
+	PAND    X15, X5
+	PAND    X15, X6
+	PAND    X15, X7
+	// the magnitudes' largest bits (signed compares: the top bit is clear)
+	IMAX(X1, X0, X8)
+	IMAX(X3, X2, X8)
+	IMAX(X5, X4, X8)
+	IMAX(X7, X6, X8)
+	IMAX(X2, X0, X8)
+	IMAX(X6, X4, X8)
+	IMAX(X4, X0, X8)
+	PSHUFL  $0x4e, X0, X9
+	IMAX(X9, X0, X8)
+	PSHUFL  $0xb1, X0, X9
+	IMAX(X9, X0, X8)
+	MOVL    X0, AX
+	CMPL    AX, $0x7f800000
+	JAE     bad                // Inf or NaN
+	MOVL    AX, X1
+	MOVL    $0x42fe0000, BX    // 127
+	MOVL    BX, X2
+	DIVSS   X2, X1             // d = amax / 127
+	MOVSS   X1, d+16(FP)
+	XORPS   X3, X3             // id = 0 when d == 0
+	MOVL    X1, CX
+	TESTL   CX, CX
+	JEQ     haveID
+	MOVL    $0x3f800000, BX    // 1
+	MOVL    BX, X3
+	DIVSS   X1, X3             // id = 1 / d
+	MOVL    X3, CX
+	CMPL    CX, $0x7f800000
+	JAE     bad                // id overflowed (d subnormal)
+
+haveID:
+	PSHUFL  $0, X3, X3
+	MOVL    $0x3effffff, AX
+	MOVL    AX, X14
+	PSHUFL  $0, X14, X14
+	Q8(0, X0)
+	Q8(16, X1)
+	Q8(32, X2)
+	Q8(48, X4)
+	Q8(64, X5)
+	Q8(80, X6)
+	Q8(96, X7)
+	Q8(112, X8)
+	PACKSSLW X1, X0
+	PACKSSLW X4, X2
+	PACKSSWB X2, X0
+	PACKSSLW X6, X5
+	PACKSSLW X8, X7
+	PACKSSWB X7, X5
+	MOVUPS  X0, 0(DI)
+	MOVUPS  X5, 16(DI)
+	MOVB    $1, ok+20(FP)
+	RET
+
+bad:
+	MOVL    $0, d+16(FP)
+	MOVB    $0, ok+20(FP)
+	RET

@@ -16,6 +16,8 @@ func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) 
 
 func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 
+func q8_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
+
 func bf16Row(x []float32, y []uint16) int { return 0 }
 
 func f16Row(x []float32, y []uint16) int { return 0 }

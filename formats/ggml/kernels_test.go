@@ -100,6 +100,44 @@ func TestQ4_0Block(t *testing.T) {
 	}
 }
 
+func TestQ8_0Block(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 17))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), 1, -1, 0.5, -0.5, 127, -127, 63.5, -63.5, math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-40, 1e-38}
+	fast := 0
+	for iter := 0; iter < 100000; iter++ {
+		xb := make([]float32, 32)
+		scale := float32(math.Pow(10, r.Float64()*80-40))
+		for i := range xb {
+			switch r.IntN(16) {
+			case 0:
+				xb[i] = specials[r.IntN(len(specials))]
+			case 1:
+				// a rounding tie after scaling: amax 127 makes id 1
+				xb[i] = float32(r.IntN(254)-127) + 0.5
+			default:
+				xb[i] = float32(r.NormFloat64()) * scale
+			}
+		}
+		if iter%7 == 0 {
+			xb[r.IntN(32)] = 127 // id = 1: halves stay halves
+		}
+		var a, b [32]byte
+		want := q8_0BlockGo(xb, b[:])
+		got, ok := q8_0Block(xb, a[:])
+		if !ok {
+			continue // the caller then uses q8_0BlockGo
+		}
+		fast++
+		if math.Float32bits(got) != math.Float32bits(want) || a != b {
+			t.Fatalf("%v: d %v quants %x, Go d %v quants %x", xb, got, a, want, b)
+		}
+	}
+	if fast < 50000 {
+		t.Fatalf("only %d blocks took the SSE2 path", fast)
+	}
+}
+
 // TestHalfRows checks the row converters against the scalar ggml ports on
 // random bit patterns (NaNs, infinities, subnormals, rounding ties).
 func TestHalfRows(t *testing.T) {

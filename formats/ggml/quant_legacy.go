@@ -79,18 +79,29 @@ func native16(y []byte) ([]uint16, bool) {
 func quantQ8_0(y []byte, x []float32, _ []float32) {
 	for len(x) >= 32 && len(y) >= 34 {
 		xb, b := x[:32], y[:34]
-		d := absMaxC(xb) / ((1 << 7) - 1)
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		d, ok := q8_0Block(xb, b[2:34])
+		if !ok {
+			d = q8_0BlockGo(xb, b[2:34])
 		}
 		put16(b, fp32ToFP16(d))
-		qs := b[2:34]
-		for j, v := range xb {
-			qs[j] = uint8(cvtt(roundf(v * id)))
-		}
 		x, y = x[32:], y[34:]
 	}
+}
+
+// q8_0BlockGo is one block of quantize_row_q8_0_ref: it fills qs[:32] and
+// returns d (q8_0Block is the same with SSE2, for blocks of finite values).
+func q8_0BlockGo(xb []float32, qs []byte) float32 {
+	xb = xb[:32]
+	qs = qs[:32]
+	d := absMaxC(xb) / ((1 << 7) - 1)
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	for j, v := range xb {
+		qs[j] = uint8(cvtt(roundf(v * id)))
+	}
+	return d
 }
 
 // absMaxBits returns the largest |v| in xb as float32 bits, ignoring NaNs,
