@@ -291,8 +291,31 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 			return nil, fmt.Errorf("export: %s: rotary dimension %d of head size %d: partial rotary embeddings of %s: %w",
 				src, cfg.RotaryDim, cfg.HeadSize(), cfg.ModelType, ErrHFExportUnsupported)
 		}
-		cfg.Extra["partial_rotary_factor"], _ = json.Marshal(shortF32(float64(cfg.RotaryDim) / float64(cfg.HeadSize())))
+		cfg.Extra["partial_rotary_factor"] = floatJSON(shortF32(float64(cfg.RotaryDim) / float64(cfg.HeadSize())))
 		cfg.RotaryDim = 0
+	}
+	for _, f := range hfConfigFloats[cfg.ModelType] {
+		if v, ok := g.Get(garch + "." + f.gguf); ok {
+			n, ok := ggufFloat(v.Value)
+			if !ok {
+				return nil, fmt.Errorf("export: %s: %s.%s = %v is not a number", src, garch, f.gguf, v.Value)
+			}
+			if f.integer {
+				cfg.Extra[f.key], _ = json.Marshal(int64(n))
+			} else {
+				cfg.Extra[f.key] = floatJSON(shortF32(n))
+			}
+		}
+	}
+	if cfg.ModelType == "gemma2" {
+		// llama.cpp scales queries by 1/sqrt(head_dim), except for Gemma 2
+		// 27B (46 blocks): 1/sqrt(n_embd/n_head). The GGUF keeps no
+		// query_pre_attn_scalar, so this is what reproduces llama.cpp.
+		q := cfg.HeadSize()
+		if cfg.NumLayers == 46 && cfg.NumHeads > 0 {
+			q = cfg.HiddenSize / cfg.NumHeads
+		}
+		cfg.Extra["query_pre_attn_scalar"], _ = json.Marshal(q)
 	}
 	for _, f := range hfConfigFlags[cfg.ModelType] {
 		var have []string
@@ -391,6 +414,46 @@ var hfConfigFlags = map[string][]hfConfigFlag{
 	"olmo":      {attnBias},
 	"olmo2":     {attnBias},
 	"stablelm":  {qkvBias, {"qk_layernorm", []string{"blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight"}}},
+}
+
+// hfConfigFloat is a config.json number stored under an architecture's
+// GGUF key ({arch}.gguf).
+type hfConfigFloat struct {
+	gguf, key string
+	integer   bool
+}
+
+var hfConfigFloats = map[string][]hfConfigFloat{
+	"gemma2": {{"attn_logit_softcapping", "attn_logit_softcapping", false}, {"final_logit_softcapping", "final_logit_softcapping", false},
+		{"attention.sliding_window", "sliding_window", true}},
+}
+
+// floatJSON writes a float with a decimal point (30.0, not 30): transformers
+// 5's strictly typed configs refuse an integer for a float field.
+func floatJSON(f float64) json.RawMessage {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return json.RawMessage(s)
+}
+
+func ggufFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case uint32:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
 }
 
 // hfPartialRotary are the architectures whose config reads
