@@ -14,8 +14,13 @@ transformers loads as its own.
   equal what gguf-py's own Metadata writes for the same directory.
 - bad GGUFs (unknown architecture, tensors the mapping does not know) are
   refused before any output exists.
+- tiny random transformers models of every architecture the GGUF → HF export
+  supports go through llama.cpp's convert_hf_to_gguf.py (F32) and back: the
+  logits equal the original's and the rebuilt tokenizer encodes like the
+  source's (or, for Gemma, like llama.cpp's).
 
-    MLMF_BIN=/path/to/mlmf ~/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_hf_export.py
+    MLMF_BIN=/path/to/mlmf LLAMA_CPP_SRC=/path/to/llama.cpp \\
+        ~/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_hf_export.py
 """
 
 import hashlib
