@@ -29,7 +29,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0] [--no-vocab]")
 		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB] [--no-vocab]")
 		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file, or a GGUF (llama, mistral, mixtral,")
-		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma(2), gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
+		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma(2,3), gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
 		fmt.Fprintln(stderr, "         transforms undone, config.json and tokenizer rebuilt; OUT_DIR is written beside and renamed")
 		fmt.Fprintln(stderr, "         into place as a whole")
 		fs.PrintDefaults()

@@ -465,6 +465,9 @@ ARCHS = {
                                                     "bos_token_id": 1, "eos_token_id": 2, "query_pre_attn_scalar": 16,
                                                     "sliding_window": 4, "attn_logit_softcapping": 50.0,
                                                     "final_logit_softcapping": 30.0}),
+    "gemma3": ("Gemma3TextConfig", "Gemma3ForCausalLM", {"vocab_size": 703, "head_dim": 16, "tie_word_embeddings": True,
+                                                        "bos_token_id": 1, "eos_token_id": 2, "query_pre_attn_scalar": 16,
+                                                        "sliding_window": 4}),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 256, "n_ctx": 256,
                                                 "n_inner": 192, "layer_norm_epsilon": 1e-6}),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", {"pad_token_id": 0, "vocab_size": 703}),
@@ -480,7 +483,7 @@ ARCHS = {
 }
 
 # Tokenizers the converter needs for an architecture (default: the demo's).
-ARCH_TOKENIZERS = {a: REPO / "testdata" / "tokenizers" / "llama-spm" for a in ("gemma", "gemma2", "phi3")}
+ARCH_TOKENIZERS = {a: REPO / "testdata" / "tokenizers" / "llama-spm" for a in ("gemma", "gemma2", "gemma3", "phi3")}
 
 # Token ids whose logits are compared (valid in every vocabulary above).
 ARCH_IDS = [[341, 5, 17, 99, 200, 3, 42, 7], list(range(1, 40))]
