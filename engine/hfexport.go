@@ -77,7 +77,7 @@ type HFExportResult struct {
 // convert_hf_to_gguf.py and back).
 var hfArchs = map[string]bool{"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "qwen3": true,
 	"qwen2_moe": true, "qwen3_moe": true, "gemma": true, "gpt2": true, "phi3": true, "starcoder2": true,
-	"olmo": true, "olmo2": true, "stablelm": true}
+	"olmo": true, "olmo2": true, "stablelm": true, "gemma2": true, "gemma3": true}
 
 func hfArchList() string {
 	var out []string

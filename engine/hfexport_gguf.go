@@ -34,8 +34,13 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	if cfg.ModelType == "" {
 		return nil, fmt.Errorf("export: %s: GGUF architecture %q is not known to mlmf's mapping: %w", src, garch, ErrHFExportUnsupported)
 	}
-	if !hfArchs[cfg.ModelType] {
-		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (supported: %s)", src, garch, cfg.ModelType, ErrHFExportUnsupported, hfArchList())
+	a, err := mapping.Lookup(cfg.ModelType)
+	if err != nil {
+		return nil, fmt.Errorf("export: %s: %w", src, err)
+	}
+	arch := a.Name // the registry name: model_type may differ (gemma3_text)
+	if !hfArchs[arch] {
+		return nil, fmt.Errorf("export: %s: GGUF architecture %q (%s) to Hugging Face: %w (supported: %s)", src, garch, arch, ErrHFExportUnsupported, hfArchList())
 	}
 	if t, ok := g.String(garch + ".rope.scaling.type"); ok && t != "none" && t != "linear" {
 		return nil, fmt.Errorf("export: %s: rope scaling %q cannot be written back to config.json: %w", src, t, ErrHFExportUnsupported)
@@ -62,7 +67,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	_, hasOutput := g.Tensor("output.weight")
 	tied := !hasOutput
 	cfg.TieWordEmbeddings = &tied
-	m, err := mapping.NewMapper(cfg.ModelType, cfg, nil)
+	m, err := mapping.NewMapper(arch, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +90,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		}
 	}
 
-	p := &hfPlan{arch: cfg.ModelType, class: firstOr(cfg.Architectures, ""), files: map[string][]byte{}, copies: map[string]string{}}
+	p := &hfPlan{arch: arch, class: firstOr(cfg.Architectures, ""), files: map[string][]byte{}, copies: map[string]string{}}
 	srcTypes := map[formats.DType]bool{}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -103,7 +108,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		t := &infos[i]
 		names, ok := m.ToHF(t.Name)
 		if !ok || len(names) == 0 {
-			bad("tensor %q has no Hugging Face name in the %s mapping", t.Name, cfg.ModelType)
+			bad("tensor %q has no Hugging Face name in the %s mapping", t.Name, arch)
 			continue
 		}
 		mp, ok := m.ToCanonical(names[0])
@@ -243,7 +248,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("export: %s: cannot be written as a Hugging Face %s model: %w:\n  %s", src, cfg.ModelType,
+		return nil, fmt.Errorf("export: %s: cannot be written as a Hugging Face %s model: %w:\n  %s", src, arch,
 			ErrHFExportUnsupported, strings.Join(firstN(problems, 20), "\n  "))
 	}
 	// The rebuilt checkpoint must be one the mapping fully explains: no
@@ -287,14 +292,41 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 		cfg.RotaryDim = 0
 	}
 	if cfg.RotaryDim > 0 {
-		if !hfPartialRotary[cfg.ModelType] {
+		if !hfPartialRotary[arch] {
 			return nil, fmt.Errorf("export: %s: rotary dimension %d of head size %d: partial rotary embeddings of %s: %w",
-				src, cfg.RotaryDim, cfg.HeadSize(), cfg.ModelType, ErrHFExportUnsupported)
+				src, cfg.RotaryDim, cfg.HeadSize(), arch, ErrHFExportUnsupported)
 		}
-		cfg.Extra["partial_rotary_factor"], _ = json.Marshal(shortF32(float64(cfg.RotaryDim) / float64(cfg.HeadSize())))
+		cfg.Extra["partial_rotary_factor"] = floatJSON(shortF32(float64(cfg.RotaryDim) / float64(cfg.HeadSize())))
 		cfg.RotaryDim = 0
 	}
-	for _, f := range hfConfigFlags[cfg.ModelType] {
+	for _, f := range hfConfigFloats[arch] {
+		if v, ok := g.Get(garch + "." + f.gguf); ok {
+			n, ok := ggufFloat(v.Value)
+			if !ok {
+				return nil, fmt.Errorf("export: %s: %s.%s = %v is not a number", src, garch, f.gguf, v.Value)
+			}
+			if f.integer {
+				cfg.Extra[f.key], _ = json.Marshal(int64(n))
+			} else {
+				cfg.Extra[f.key] = floatJSON(shortF32(n))
+			}
+		}
+	}
+	if arch == "gemma3" {
+		// llama.cpp's local (sliding-window) layers use base 10000.
+		cfg.Extra["rope_local_base_freq"] = floatJSON(10000)
+	}
+	if arch == "gemma2" || arch == "gemma3" {
+		// llama.cpp scales queries by 1/sqrt(head_dim), except for Gemma 2
+		// 27B (46 blocks): 1/sqrt(n_embd/n_head). The GGUF keeps no
+		// query_pre_attn_scalar, so this is what reproduces llama.cpp.
+		q := cfg.HeadSize()
+		if (arch == "gemma2" && cfg.NumLayers == 46 || arch == "gemma3" && cfg.NumLayers == 62) && cfg.NumHeads > 0 {
+			q = cfg.HiddenSize / cfg.NumHeads
+		}
+		cfg.Extra["query_pre_attn_scalar"], _ = json.Marshal(q)
+	}
+	for _, f := range hfConfigFlags[arch] {
 		var have []string
 		for _, t := range f.tensors {
 			if _, ok := g.Tensor(t); ok {
@@ -307,7 +339,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 			cfg.Extra[f.key] = json.RawMessage("true")
 		default:
 			return nil, fmt.Errorf("export: %s: has %s but not all of %s, which %s's %s sets together: %w",
-				src, strings.Join(have, ", "), strings.Join(f.tensors, ", "), cfg.ModelType, f.key, ErrHFExportUnsupported)
+				src, strings.Join(have, ", "), strings.Join(f.tensors, ", "), arch, f.key, ErrHFExportUnsupported)
 		}
 	}
 	if vocab != nil {
@@ -326,7 +358,7 @@ func planFromGGUF(g *gguf.File, req HFExportRequest) (*hfPlan, error) {
 	if err := json.Unmarshal(cb, &c); err != nil {
 		return nil, err
 	}
-	for from, to := range hfConfigKeys[cfg.ModelType] {
+	for from, to := range hfConfigKeys[arch] {
 		if v, ok := c[from]; ok {
 			delete(c, from)
 			c[to] = v
@@ -391,6 +423,47 @@ var hfConfigFlags = map[string][]hfConfigFlag{
 	"olmo":      {attnBias},
 	"olmo2":     {attnBias},
 	"stablelm":  {qkvBias, {"qk_layernorm", []string{"blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight"}}},
+}
+
+// hfConfigFloat is a config.json number stored under an architecture's
+// GGUF key ({arch}.gguf).
+type hfConfigFloat struct {
+	gguf, key string
+	integer   bool
+}
+
+var hfConfigFloats = map[string][]hfConfigFloat{
+	"gemma2": {{"attn_logit_softcapping", "attn_logit_softcapping", false}, {"final_logit_softcapping", "final_logit_softcapping", false},
+		{"attention.sliding_window", "sliding_window", true}},
+	"gemma3": {{"final_logit_softcapping", "final_logit_softcapping", false}, {"attention.sliding_window", "sliding_window", true}},
+}
+
+// floatJSON writes a float with a decimal point (30.0, not 30): transformers
+// 5's strictly typed configs refuse an integer for a float field.
+func floatJSON(f float64) json.RawMessage {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return json.RawMessage(s)
+}
+
+func ggufFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case uint32:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
 }
 
 // hfPartialRotary are the architectures whose config reads

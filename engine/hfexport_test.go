@@ -126,7 +126,7 @@ func TestExportHFBadGGUF(t *testing.T) {
 		want    string
 	}{
 		{"unknown arch", hp("frobnicator"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, `architecture "frobnicator" is not known`},
-		{"unsupported arch", hp("bert"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, "supported: gemma, gpt2, llama, mistral"},
+		{"unsupported arch", hp("bert"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)}, "to Hugging Face: not supported by the Hugging Face export (supported: gemma,"},
 		{"unmapped tensor", hp("llama"), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8), zeroF32Tensor("blk.0.mystery.weight", 8, 8)},
 			`"blk.0.mystery.weight" has no Hugging Face name`},
 		{"rope scaling", append(hp("llama"), gguf.String("llama.rope.scaling.type", "yarn")), []formats.Tensor{zeroF32Tensor("token_embd.weight", 10, 8)},

@@ -35,7 +35,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "           [--tensor-type REGEX=TYPE]... [--output-tensor-type T] [--token-embedding-type T]")
 		fmt.Fprintln(stderr, "       mlmf convert SRC OUT_DIR --to hf [--dtype F32|F16|BF16] [--shard-size 5GB] [--no-vocab]")
 		fmt.Fprintln(stderr, "         SRC: a Hugging Face directory, a safetensors file, or a GGUF (llama, mistral, mixtral,")
-		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma, gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
+		fmt.Fprintln(stderr, "         qwen2(_moe), qwen3(_moe), gemma(2,3), gpt2, phi3, starcoder2, olmo(2), stablelm): dequantized, renamed,")
 		fmt.Fprintln(stderr, "         transforms undone, config.json and tokenizer rebuilt; OUT_DIR is written beside and renamed")
 		fmt.Fprintln(stderr, "         into place as a whole")
 		fmt.Fprintln(stderr, "       mlmf convert SRC… OUTDIR [flags]   or   mlmf convert 'models/*' OUTDIR [flags]   (a batch)")

@@ -14,8 +14,13 @@ transformers loads as its own.
   equal what gguf-py's own Metadata writes for the same directory.
 - bad GGUFs (unknown architecture, tensors the mapping does not know) are
   refused before any output exists.
+- tiny random transformers models of every architecture the GGUF → HF export
+  supports go through llama.cpp's convert_hf_to_gguf.py (F32) and back: the
+  logits equal the original's and the rebuilt tokenizer encodes like the
+  source's (or, for Gemma, like llama.cpp's).
 
-    MLMF_BIN=/path/to/mlmf ~/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_hf_export.py
+    MLMF_BIN=/path/to/mlmf LLAMA_CPP_SRC=/path/to/llama.cpp \\
+        ~/.cache/mlmf/venv/bin/python -m pytest tests/interop/test_hf_export.py
 """
 
 import hashlib
@@ -453,6 +458,16 @@ ARCHS = {
     # Gemma's norms are stored as w - 1 and written by the converter as w.
     "gemma": ("GemmaConfig", "GemmaForCausalLM", {"vocab_size": 703, "head_dim": 16, "tie_word_embeddings": True,
                                                   "bos_token_id": 1, "eos_token_id": 2}),
+    # Gemma 2: sandwich norms, logit soft-capping, sliding window (4, shorter
+    # than the longest id list) on every other layer; query_pre_attn_scalar
+    # is head_dim, as llama.cpp assumes for every size but 27B.
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {"vocab_size": 703, "head_dim": 16, "tie_word_embeddings": True,
+                                                    "bos_token_id": 1, "eos_token_id": 2, "query_pre_attn_scalar": 16,
+                                                    "sliding_window": 4, "attn_logit_softcapping": 50.0,
+                                                    "final_logit_softcapping": 30.0}),
+    "gemma3": ("Gemma3TextConfig", "Gemma3ForCausalLM", {"vocab_size": 703, "head_dim": 16, "tie_word_embeddings": True,
+                                                        "bos_token_id": 1, "eos_token_id": 2, "query_pre_attn_scalar": 16,
+                                                        "sliding_window": 4}),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 256, "n_ctx": 256,
                                                 "n_inner": 192, "layer_norm_epsilon": 1e-6}),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", {"pad_token_id": 0, "vocab_size": 703}),
@@ -468,7 +483,7 @@ ARCHS = {
 }
 
 # Tokenizers the converter needs for an architecture (default: the demo's).
-ARCH_TOKENIZERS = {a: REPO / "testdata" / "tokenizers" / "llama-spm" for a in ("gemma", "phi3")}
+ARCH_TOKENIZERS = {a: REPO / "testdata" / "tokenizers" / "llama-spm" for a in ("gemma", "gemma2", "gemma3", "phi3")}
 
 # Token ids whose logits are compared (valid in every vocabulary above).
 ARCH_IDS = [[341, 5, 17, 99, 200, 3, 42, 7], list(range(1, 40))]
@@ -523,7 +538,7 @@ def test_arch_round_trip_through_llama_cpp_gguf(mlmf, demo_dir, gguf_exports, tm
     # share; there llama.cpp on the same GGUF is the reference.
     ours = transformers.AutoTokenizer.from_pretrained(str(out))
     enc = lambda tok, p: tok(p, add_special_tokens=False).input_ids
-    if arch != "gemma":
+    if not arch.startswith("gemma"):
         src_tok = transformers.AutoTokenizer.from_pretrained(str(d))
         for p in gen.PROMPTS:
             assert enc(ours, p) == enc(src_tok, p), p
