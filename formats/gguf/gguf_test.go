@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -201,6 +202,42 @@ type failingData struct{ n int }
 func (d failingData) WriteTo(w io.Writer) (int64, error) {
 	n, err := w.Write(make([]byte, d.n))
 	return int64(n), err
+}
+
+func TestWriteDeferred(t *testing.T) {
+	dir := t.TempDir()
+	fx := fixture.Fixtures()[0]
+	kvs := append(slices.Clone(fx.KVs), gguf.String("x.hash", strings.Repeat("0", 64)))
+	final := append(slices.Clone(fx.KVs), gguf.String("x.hash", strings.Repeat("ab", 32)))
+	path := filepath.Join(dir, "deferred.gguf")
+	if err := gguf.WriteDeferred(context.Background(), path, kvs, fx.Tensors, func() ([]gguf.KV, error) { return final, nil }); err != nil {
+		t.Fatal(err)
+	}
+	direct := filepath.Join(dir, "direct.gguf")
+	if err := gguf.Write(context.Background(), direct, final, fx.Tensors); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(path)
+	b, _ := os.ReadFile(direct)
+	if !bytes.Equal(a, b) {
+		t.Fatal("a deferred header differs from writing the final KVs at once")
+	}
+	// A final header of another size, or an error from final, fails the
+	// write and leaves nothing behind.
+	bad := filepath.Join(dir, "bad.gguf")
+	longer := append(slices.Clone(fx.KVs), gguf.String("x.hash", strings.Repeat("0", 64+gguf.DefaultAlignment)))
+	if err := gguf.WriteDeferred(context.Background(), bad, kvs, fx.Tensors, func() ([]gguf.KV, error) { return longer, nil }); err == nil || !strings.Contains(err.Error(), "header bytes") {
+		t.Fatalf("size change: %v", err)
+	}
+	if err := gguf.WriteDeferred(context.Background(), bad, kvs, fx.Tensors, func() ([]gguf.KV, error) { return nil, io.ErrUnexpectedEOF }); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("final error: %v", err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Fatal("a failed deferred write left the target")
+	}
+	if left, _ := atomicfile.Leftovers(dir); len(left) != 0 {
+		t.Fatalf("leftovers %v", left)
+	}
 }
 
 func TestWriteAtomic(t *testing.T) {

@@ -354,14 +354,24 @@ func WriteTo(ctx context.Context, w io.Writer, kvs []KV, tensors []formats.Tenso
 // are deterministic and, for the same KVs and tensors, the same as gguf-py's
 // GGUFWriter produces.
 func Write(ctx context.Context, path string, kvs []KV, tensors []formats.Tensor) error {
+	return WriteDeferred(ctx, path, kvs, tensors, nil)
+}
+
+// WriteDeferred is Write with metadata completed after the tensor data:
+// once every tensor is written, final (when not nil) returns the KVs to
+// store instead of kvs, and the header is rewritten with them before the
+// file is committed. Padded to the alignment they must take as many bytes
+// as kvs — placeholders of the final length, such as the hash of a source
+// file computed while the data streamed — or the write fails.
+func WriteDeferred(ctx context.Context, path string, kvs []KV, tensors []formats.Tensor, final func() ([]KV, error)) error {
 	l, err := plan(kvs, tensors)
 	if err != nil {
 		return fmt.Errorf("gguf: %s: %w", path, err)
 	}
-	return writeFile(ctx, path, l, tensors)
+	return writeFile(ctx, path, l, tensors, final)
 }
 
-func writeFile(ctx context.Context, path string, l *layout, tensors []formats.Tensor) error {
+func writeFile(ctx context.Context, path string, l *layout, tensors []formats.Tensor, final func() ([]KV, error)) error {
 	af, err := atomicfile.Create(path)
 	if err != nil {
 		return fmt.Errorf("gguf: %w", err)
@@ -376,6 +386,22 @@ func writeFile(ctx context.Context, path string, l *layout, tensors []formats.Te
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("gguf: %s: %w", path, err)
+	}
+	if final != nil {
+		kvs, err := final()
+		if err != nil {
+			return fmt.Errorf("gguf: %s: %w", path, err)
+		}
+		l2, err := plan(kvs, tensors)
+		if err != nil {
+			return fmt.Errorf("gguf: %s: %w", path, err)
+		}
+		if len(l2.header) != len(l.header) {
+			return fmt.Errorf("gguf: %s: final metadata takes %d header bytes, the placeholders %d: %w", path, len(l2.header), len(l.header), ErrCorrupt)
+		}
+		if _, err := af.WriteAt(l2.header, 0); err != nil {
+			return fmt.Errorf("gguf: %s: %w", path, err)
+		}
 	}
 	if err := af.Commit(); err != nil {
 		return fmt.Errorf("gguf: %w", err)
