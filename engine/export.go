@@ -173,6 +173,19 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	if err != nil {
 		return nil, err
 	}
+	// Provenance: mlmf's keys and the lineage gguf-py's Metadata reads from
+	// the model card; the source files are hashed while the tensors stream.
+	// They come before a preset's quantization keys, as in llama-quantize's
+	// output of an F32 export.
+	opts := map[string]string{"to": "gguf", "type": req.Type.String()}
+	if req.Quant != nil {
+		opts["type"] = req.Quant.FileType.String()
+	}
+	kvs, finalKVs, stopHash, err := deferredProvenance(ctx, kvs, dir, CheckpointFiles(r, req.Source), opts)
+	if err != nil {
+		return nil, fmt.Errorf("export: %s: %w", req.Source, err)
+	}
+	defer stopHash()
 	if req.Quant != nil {
 		if tensors, sizes, total, err = quantizeExport(req.Source, arch.GGUFArch, kvs, tensors, *req.Quant); err != nil {
 			return nil, err
@@ -181,7 +194,7 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	}
 
 	trackProgress(ctx, tensors, sizes, start, progress)
-	if err := gguf.Write(ctx, req.Output, kvs, tensors); err != nil {
+	if err := gguf.WriteDeferred(ctx, req.Output, kvs, tensors, func() ([]gguf.KV, error) { return finalKVs(kvs) }); err != nil {
 		if ctx.Err() != nil {
 			return nil, err
 		}

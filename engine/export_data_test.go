@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,7 +315,9 @@ func TestExportGGUFGPT2(t *testing.T) {
 	defer f.Close()
 	var keys []string
 	for _, kv := range f.KVs() {
-		keys = append(keys, kv.Key)
+		if !strings.HasPrefix(kv.Key, "mlmf.") { // provenance: TestExportProvenance
+			keys = append(keys, kv.Key)
+		}
 	}
 	want := []string{"general.architecture", "general.type", "general.name", "general.size_label", "gpt2.block_count",
 		"gpt2.context_length", "gpt2.embedding_length", "gpt2.feed_forward_length", "gpt2.attention.head_count",
@@ -486,5 +489,42 @@ func TestPhi3RopeFactors(t *testing.T) {
 	}
 	if _, _, err := phi3RopeFactors(cfg(`[1, 2, 3]`), "phi3."); err == nil || !strings.Contains(err.Error(), "want 8 each") {
 		t.Errorf("3 long factors: err %v", err)
+	}
+}
+
+// TestExportProvenance: the GGUF names mlmf, the options and each source
+// file with its size and sha256, hashed while the tensors streamed; and a
+// preset keeps llama-quantize's general.file_type last.
+func TestExportProvenance(t *testing.T) {
+	t.Parallel()
+	dir, _ := writeGPT2(t, nil)
+	out := filepath.Join(t.TempDir(), "gpt2.gguf")
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Type: formats.F16, NoVocab: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, _ := f.String("mlmf.version"); v == "" {
+		t.Error("no mlmf.version")
+	}
+	if v, _ := f.String("mlmf.options"); !strings.Contains(v, "type=F16") || !strings.Contains(v, "to=gguf") {
+		t.Errorf("mlmf.options %q", v)
+	}
+	kv, ok := f.Get("mlmf.source.files")
+	if !ok {
+		t.Fatal("no mlmf.source.files")
+	}
+	lines, _ := kv.Value.([]string)
+	b, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	want := fmt.Sprintf("%x  %d  model.safetensors", sum, len(b))
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("mlmf.source.files %q, want [%q]", lines, want)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -280,6 +281,59 @@ func ApplyProvenance(kvs []gguf.KV, src string, files []string, options map[stri
 	return kvs, nil
 }
 
+// deferredProvenance is ApplyProvenance for gguf.WriteDeferred: the keys go
+// into kvs at once with zero placeholders for the files' sha256, the files
+// are hashed on another core while the tensors stream, and final returns
+// the given metadata (kvs with whatever was added since) with the real
+// hashes. stop ends the hashing early; call it when the write is over,
+// however it ended.
+func deferredProvenance(ctx context.Context, kvs []gguf.KV, src string, files []string, options map[string]string) (out []gguf.KV, final func([]gguf.KV) ([]gguf.KV, error), stop func(), err error) {
+	p, err := ReadProvenance(src, nil, options)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, name := range files {
+		st, err := os.Stat(name)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("provenance: %w", err)
+		}
+		p.Files = append(p.Files, SourceFile{Name: filepath.Base(name), Size: st.Size(), SHA256: strings.Repeat("0", sha256.Size*2)})
+	}
+	kvs = slices.Clone(kvs)
+	for _, kv := range p.GGUFKVs() {
+		kvs = setMetaKV(kvs, kv)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	type result struct {
+		files []SourceFile
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fs, err := hashFilesCtx(hctx, files)
+		done <- result{fs, err}
+	}()
+	final = func(kvs []gguf.KV) ([]gguf.KV, error) {
+		r := <-done
+		if r.err != nil {
+			return nil, r.err
+		}
+		for i, f := range r.files {
+			if f.Size != p.Files[i].Size {
+				return nil, fmt.Errorf("provenance: %s changed size during the conversion (%d → %d bytes)", files[i], p.Files[i].Size, f.Size)
+			}
+		}
+		q := *p
+		q.Files = r.files
+		out := slices.Clone(kvs)
+		for _, kv := range q.GGUFKVs() {
+			out = setMetaKV(out, kv)
+		}
+		return out, nil
+	}
+	return kvs, final, cancel, nil
+}
+
 // metaOrder is the order in which gguf-py's Metadata.set_gguf_meta_model
 // writes the general.* keys ({id} entries in index order, their fields in
 // this order).
@@ -403,6 +457,24 @@ func (p *Provenance) optionString() string {
 
 // hashFiles hashes each file (base name, size, sha256), in the order given.
 func hashFiles(files []string) ([]SourceFile, error) {
+	return hashFilesCtx(context.Background(), files)
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// hashFilesCtx is hashFiles, stopping when ctx is done.
+func hashFilesCtx(ctx context.Context, files []string) ([]SourceFile, error) {
 	out := make([]SourceFile, 0, len(files))
 	for _, name := range files {
 		f, err := os.Open(name)
@@ -410,7 +482,7 @@ func hashFiles(files []string) ([]SourceFile, error) {
 			return nil, fmt.Errorf("provenance: %w", err)
 		}
 		h := sha256.New()
-		n, err := io.Copy(h, f)
+		n, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20))
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("provenance: %s: %w", name, err)

@@ -20,6 +20,7 @@ as transformers, every position's logits compared.
 
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -162,7 +163,8 @@ def field(r, key):
 
 def kvs(r):
     """Metadata as (key, value types, contents), GGUF header fields left out."""
-    return [(k, [int(x) for x in f.types], f.contents()) for k, f in r.fields.items() if not k.startswith("GGUF.")]
+    return [(k, [int(x) for x in f.types], f.contents()) for k, f in r.fields.items()
+            if not k.startswith(("GGUF.", "mlmf."))]  # mlmf.*: provenance, test_provenance_keys
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -207,6 +209,25 @@ def test_metadata_equals_convert_hf_to_gguf(exported, reference, variant, typ):
     for k in w:
         assert g[k] == w[k], f"{typ}: {k} differs"
     assert [x[0] for x in model(got)][:1] == ["general.architecture"]
+
+
+def test_provenance_keys(exported, checkpoints):
+    """mlmf's own keys: its version, the options, and every source file with
+    its size and sha256 (hashed while the tensors streamed, written into the
+    header before the file was committed)."""
+    import hashlib
+
+    for variant in ("llama", "sharded"):
+        r = gguf.GGUFReader(exported[variant, "Q8_0"])
+        assert r.fields["mlmf.version"].contents()
+        assert "type=Q8_0" in r.fields["mlmf.options"].contents()
+        lines = r.fields["mlmf.source.files"].contents()
+        files = sorted(pathlib.Path(checkpoints[variant]).glob("*.safetensors"))
+        assert len(lines) == len(files) > 0
+        for line, f in zip(sorted(lines, key=lambda x: x.split()[-1]), files):
+            digest, size, name = line.split()
+            assert name == f.name and int(size) == f.stat().st_size
+            assert digest == hashlib.sha256(f.read_bytes()).hexdigest(), name
 
 
 _logits_cache = {}

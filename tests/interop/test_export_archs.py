@@ -131,7 +131,8 @@ def field(r, key):
 
 
 def kvs(r):
-    return [(k, [int(x) for x in f.types], f.contents()) for k, f in r.fields.items() if not k.startswith("GGUF.")]
+    return [(k, [int(x) for x in f.types], f.contents()) for k, f in r.fields.items()
+            if not k.startswith(("GGUF.", "mlmf."))]  # mlmf.*: provenance, test_provenance_keys
 
 
 ALL = ARCHS + list(REFUSED)
