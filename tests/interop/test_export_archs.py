@@ -50,7 +50,7 @@ import tiny_archs  # noqa: E402
 
 SRC = os.environ.get("LLAMA_CPP_SRC", os.path.expanduser("~/.cache/mlmf/venv/llama.cpp"))
 TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
-ARCHS = ["qwen2", "gemma2", "phi3", "phi3_long", "gpt2", "gpt2_odd", "mixtral", "qwen2_moe"]
+ARCHS = ["qwen2", "qwen2_yarn", "gemma2", "phi3", "phi3_long", "gpt2", "gpt2_odd", "mixtral", "qwen2_moe"]
 # Vocabularies both converters refuse; their tensors are still compared.
 REFUSED = {"odd-pre": "byte-level BPE pre-tokenizer regex \\p{L}+\\p{N}*|\\s+|[^\\s\\p{L}]+ is one llama.cpp does not implement"}
 

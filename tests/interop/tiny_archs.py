@@ -36,6 +36,11 @@ ARCHS = {
     # query_pre_attn_scalar = head_dim: llama.cpp scales queries by
     # 1/sqrt(head_dim) for every Gemma 2 but the 27B. F16 weights: the
     # converter adds 1 to the norms in F16.
+    # YaRN rope scaling (Qwen2.5's long-context setting).
+    "qwen2_yarn": ("Qwen2Config", "Qwen2ForCausalLM", "qwen2", "bfloat16",
+                   dict(COMMON, max_position_embeddings=512, tie_word_embeddings=True,
+                        rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128,
+                                         "rope_theta": 1e6})),
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "gemma-spm", "float16",
                dict(COMMON, head_dim=16, query_pre_attn_scalar=16, sliding_window=64)),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", "llama-spm", "bfloat16",
