@@ -528,3 +528,51 @@ func TestExportProvenance(t *testing.T) {
 		t.Errorf("mlmf.source.files %q, want [%q]", lines, want)
 	}
 }
+
+// TestHyperKVs checks the recipes' keys, order and types on small configs
+// (the interop tests compare them with convert_hf_to_gguf.py's).
+func TestHyperKVs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		arch, config string
+		want         []string
+	}{
+		{"gemma2", `{"max_position_embeddings": 128, "hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
+			"num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "head_dim": 16,
+			"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0, "sliding_window": 64}`,
+			[]string{"context_length=128", "embedding_length=64", "block_count=2", "feed_forward_length=128", "attention.head_count=4",
+				"attention.head_count_kv=2", "attention.layer_norm_rms_epsilon=1e-06", "attention.key_length=16",
+				"attention.value_length=16", "general.file_type=1", "attn_logit_softcapping=50", "final_logit_softcapping=30",
+				"attention.sliding_window=64"}},
+		{"qwen2moe", `{"num_hidden_layers": 2, "max_position_embeddings": 128, "hidden_size": 64, "intermediate_size": 128,
+			"num_attention_heads": 4, "num_key_value_heads": 2, "rope_parameters": {"rope_type": "default", "rope_theta": 10000},
+			"rms_norm_eps": 1e-6, "num_experts": 4, "num_experts_per_tok": 2, "head_dim": null, "moe_intermediate_size": 32,
+			"shared_expert_intermediate_size": 96}`,
+			[]string{"block_count=2", "context_length=128", "embedding_length=64", "feed_forward_length=128", "attention.head_count=4",
+				"attention.head_count_kv=2", "rope.freq_base=10000", "attention.layer_norm_rms_epsilon=1e-06", "expert_count=4",
+				"expert_used_count=2", "general.file_type=1", "expert_feed_forward_length=32", "expert_shared_feed_forward_length=96"}},
+		{"llama", `{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 10, "rope_theta": 5e5,
+			"rope_scaling": {"type": "linear", "factor": 2}}`,
+			[]string{"block_count=2", "embedding_length=64", "attention.head_count=4", "rope.scaling.type=linear",
+				"rope.scaling.factor=2", "rope.freq_base=500000", "general.file_type=1", "vocab_size=10", "rope.dimension_count=16"}},
+		{"gpt2", `{"n_layer": 2, "n_ctx": 128, "n_embd": 64, "n_head": 4, "layer_norm_epsilon": 1e-5}`,
+			[]string{"block_count=2", "context_length=128", "embedding_length=64", "feed_forward_length=256",
+				"attention.head_count=4", "attention.layer_norm_epsilon=1e-05", "general.file_type=1"}},
+	} {
+		h, err := parseHParams([]byte(tc.config), "config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs, err := hyperKVs(h, tc.arch, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.arch, err)
+		}
+		var got []string
+		for _, kv := range kvs {
+			got = append(got, fmt.Sprintf("%s=%v", strings.TrimPrefix(kv.Key, tc.arch+"."), kv.Value))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s:\n got %v\nwant %v", tc.arch, got, tc.want)
+		}
+	}
+}

@@ -322,7 +322,40 @@ func ropeScalingKVs(h *hparams, e *kvEnv) ([]gguf.KV, error) {
 			return nil, err
 		}
 		kvs = append(kvs, gguf.String(e.prefix+"rope.scaling.type", "linear"), e.f32("rope.scaling.factor", factor))
-	case typ == "yarn" && hasFactor, typ == "su", typ == "longrope", strings.ToLower(typ) == "llama3", typ == "dynamic":
+	case typ == "yarn" && hasFactor:
+		factor, err := h.num("rope_scaling.factor", factorV)
+		if err != nil {
+			return nil, err
+		}
+		orig, ok := rp["original_max_position_embeddings"]
+		if !ok {
+			return nil, h.errf("rope_scaling", "yarn without original_max_position_embeddings")
+		}
+		n, err := h.u32("rope_scaling.original_max_position_embeddings", orig)
+		if err != nil {
+			return nil, err
+		}
+		kvs = append(kvs, gguf.String(e.prefix+"rope.scaling.type", "yarn"), e.f32("rope.scaling.factor", factor),
+			e.u32("rope.scaling.original_context_length", n))
+		attn, ok := rp["attention_factor"]
+		if !ok {
+			attn = rp["attn_factor"]
+		}
+		for _, o := range []struct {
+			key string
+			v   any
+		}{{"yarn_ext_factor", rp["extrapolation_factor"]}, {"yarn_attn_factor", attn},
+			{"yarn_beta_fast", rp["beta_fast"]}, {"yarn_beta_slow", rp["beta_slow"]}} {
+			if o.v == nil {
+				continue
+			}
+			x, err := h.num("rope_scaling."+o.key, o.v)
+			if err != nil {
+				return nil, err
+			}
+			kvs = append(kvs, e.f32("rope.scaling."+o.key, x))
+		}
+	case typ == "su", typ == "longrope", strings.ToLower(typ) == "llama3", typ == "dynamic":
 		return nil, h.errf("rope_scaling", "rope type %q: %w", typ, ErrExportUnsupported)
 	}
 	if _, ok := h.ropeParams()["mrope_section"]; ok {

@@ -4,7 +4,10 @@ llama.cpp running the result like transformers.
 
 Each tiny random checkpoint (tiny_archs.py: seeded, offline, with a real
 trained tokenizer of its family) is converted by mlmf and by the pinned
-convert_hf_to_gguf.py at F32, F16, BF16 and Q8_0:
+convert_hf_to_gguf.py at F32, F16, BF16 and Q8_0. Besides one plain model
+per architecture there are variants for YaRN (qwen2_yarn), LongRoPE factor
+tensors (phi3_long), the Q8_0 → F16 fallback (gpt2_odd, rows of 48) and
+transformers 5's fused expert parameters (qwen2_moe_fused). For each:
 
 - every tensor (name, order, ggml type, shape, bytes) and the metadata must
   be equal (the vocabulary compared as a mapping, as in test_export.py);
@@ -50,7 +53,7 @@ import tiny_archs  # noqa: E402
 
 SRC = os.environ.get("LLAMA_CPP_SRC", os.path.expanduser("~/.cache/mlmf/venv/llama.cpp"))
 TYPES = {"F32": "f32", "F16": "f16", "BF16": "bf16", "Q8_0": "q8_0"}
-ARCHS = ["qwen2", "gemma2", "phi3", "phi3_long", "gpt2", "gpt2_odd", "mixtral", "qwen2_moe"]
+ARCHS = ["qwen2", "qwen2_yarn", "gemma2", "phi3", "phi3_long", "gpt2", "gpt2_odd", "mixtral", "qwen2_moe", "qwen2_moe_fused"]
 # Vocabularies both converters refuse; their tensors are still compared.
 REFUSED = {"odd-pre": "byte-level BPE pre-tokenizer regex \\p{L}+\\p{N}*|\\s+|[^\\s\\p{L}]+ is one llama.cpp does not implement"}
 
@@ -183,6 +186,9 @@ def test_tiny_models_exercise_the_transforms(exported):
     assert gpt2["position_embd.weight"].tensor_type == gguf.GGMLQuantizationType.F32
     assert "output.weight" not in gpt2 and "output.weight" not in qwen2
     assert "output.weight" in names("phi3")
+    fused = names("qwen2_moe_fused")
+    for n, t in qmoe.items():
+        assert fused[n].data.tobytes() == t.data.tobytes(), f"fused experts: {n} differs from the per-expert export"
     assert list(names("phi3_long"))[:2] == ["rope_factors_long.weight", "rope_factors_short.weight"]
     # Rows of 48 do not split into Q8_0 blocks: the script's F16 fallback.
     odd = names("gpt2_odd")

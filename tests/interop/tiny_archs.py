@@ -36,6 +36,11 @@ ARCHS = {
     # query_pre_attn_scalar = head_dim: llama.cpp scales queries by
     # 1/sqrt(head_dim) for every Gemma 2 but the 27B. F16 weights: the
     # converter adds 1 to the norms in F16.
+    # YaRN rope scaling (Qwen2.5's long-context setting).
+    "qwen2_yarn": ("Qwen2Config", "Qwen2ForCausalLM", "qwen2", "bfloat16",
+                   dict(COMMON, max_position_embeddings=512, tie_word_embeddings=True,
+                        rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128,
+                                         "rope_theta": 1e6})),
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "gemma-spm", "float16",
                dict(COMMON, head_dim=16, query_pre_attn_scalar=16, sliding_window=64)),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", "llama-spm", "bfloat16",
@@ -62,6 +67,14 @@ ARCHS = {
                   dict(COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                        shared_expert_intermediate_size=96, decoder_sparse_step=1, mlp_only_layers=[],
                        norm_topk_prob=False)),
+    # The same checkpoint with each block's experts in transformers 5's
+    # fused parameters (mlp.experts.gate_up_proj [E, 2F, D] and
+    # mlp.experts.down_proj [E, D, F], no .weight): the export splits
+    # gate_up_proj into ffn_gate_exps and ffn_up_exps.
+    "qwen2_moe_fused": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM", "qwen2", "bfloat16",
+                        dict(COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                             shared_expert_intermediate_size=96, decoder_sparse_step=1, mlp_only_layers=[],
+                             norm_topk_prob=False)),
     # Rows of 256 and more, so that llama-quantize's k-quant presets apply
     # without falling back (tests of --type Q4_K_M …).
     "qwen2_wide": ("Qwen2Config", "Qwen2ForCausalLM", "qwen2", "bfloat16",
@@ -153,6 +166,8 @@ def build(name, out):
     for f in tok_dir.iterdir():
         if f.name not in ("config.json", "expected.json"):
             shutil.copy(f, d / f.name)
+    if name.endswith("_fused"):
+        fuse_experts(d, full)
     # transformers 4 (which wrote most checkpoints on the Hub) lists the
     # added tokens in tokenizer_config.json; transformers 5 does not, and
     # convert_hf_to_gguf.py's SentencePiece path types user-defined pieces
@@ -163,6 +178,21 @@ def build(name, out):
         tc["added_tokens_decoder"] = {str(a["id"]): {k: v for k, v in a.items() if k != "id"} for a in added}
         (d / "tokenizer_config.json").write_text(json.dumps(tc, indent=2))
     return d
+
+
+def fuse_experts(d, cfg):
+    """Rewrite d's per-expert tensors as transformers 5's fused ones."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    t = load_file(str(d / "model.safetensors"))
+    for b in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{b}.mlp.experts."
+        stack = lambda w: torch.stack([t.pop(f"{p}{x}.{w}.weight") for x in range(cfg["num_experts"])])  # noqa: E731
+        gate, up, down = stack("gate_proj"), stack("up_proj"), stack("down_proj")
+        t[p + "gate_up_proj"] = torch.cat([gate, up], dim=1).contiguous()
+        t[p + "down_proj"] = down.contiguous()
+    save_file(t, str(d / "model.safetensors"), metadata={"format": "pt"})
 
 
 if __name__ == "__main__":
