@@ -96,3 +96,71 @@ func iq4Sums4Go(x, w []float32, id *[4]float32, out *[8]float32) {
 		}
 	}
 }
+
+// qkxRes8 is what qkxTrials8 reports for each of its eight trials j.
+type qkxRes8 struct {
+	isc [8]float32 // the trial's iscale, num[j]/den
+	ts  [8]float32 // this_scale and this_min of the fit (lanes with ok set)
+	tm  [8]float32
+	err [8]float32 // cur_error (lanes with ok set)
+	ok  uint32     // bit j: the fit's D > 0
+}
+
+// qkxTrials8Generic runs eight make_qkx trials (the loop body of
+// make_qkx{2,3}_quants for rmin + rdelta*is + nmax = num[j]) from the
+// current min: isc = num[j]/den (den = max - min), the level sums
+// (qkxSums4), the fit (qkxFit) and, for batches of four with any D > 0, the
+// errors (qkxErr4).
+func qkxTrials8Generic(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
+	for h := 0; h < 8; h += 4 {
+		var isc, ts, tm [4]float32
+		for j := range isc {
+			isc[j] = num[h+j] / den
+			r.isc[h+j] = isc[j]
+		}
+		var sums [12]float32
+		qkxSums4(x, xm, w, &isc, nm, &sums)
+		any := false
+		for j := 0; j < 4; j++ {
+			ok, s, m := qkxFit(sumW, sumX, sums[j], sums[4+j], sums[8+j])
+			ts[j], tm[j] = s, m
+			r.ts[h+j], r.tm[h+j] = s, m
+			if ok {
+				any = true
+				r.ok |= 1 << (h + j)
+			} else {
+				r.ok &^= 1 << (h + j)
+			}
+		}
+		if !any {
+			continue
+		}
+		var errs [4]float32
+		qkxErr4(x, xm, w, &isc, &ts, &tm, nm, mad, &errs)
+		copy(r.err[h:h+4], errs[:])
+	}
+}
+
+// qxRes24 is what qxTrials24 reports for each of its 24 trials j.
+type qxRes24 struct {
+	is    [24]float32 // num[j]/max
+	sumlx [24]float32
+	suml2 [24]float32
+	c     [24]int32 // scratch for the AVX2 kernel
+}
+
+// qxTrials24Generic runs 24 make_qx_quants trials, is = num[j]/max and the
+// sums of qxSums4 for each, four at a time.
+func qxTrials24Generic(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *qxRes24) {
+	for h := 0; h < 24; h += 4 {
+		var is [4]float32
+		for j := range is {
+			is[j] = num[h+j] / max
+			r.is[h+j] = is[j]
+		}
+		var sums [8]float32
+		qxSums4(x, w, wv, &is, nm, &sums)
+		copy(r.sumlx[h:h+4], sums[:4])
+		copy(r.suml2[h:h+4], sums[4:])
+	}
+}

@@ -1,6 +1,41 @@
 package ggml
 
-// SSE2 versions of the kernels in kernels.go (kernels_amd64.s).
+// SSE2 versions of the kernels in kernels.go (kernels_amd64.s), and AVX2
+// ones (kernels_avx2_amd64.s) where the CPU and OS have AVX2.
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the AVX2 kernels; tests clear it to run the SSE2 ones
+// (and GODEBUG=cpu.avx2=off clears it for a whole process).
+var useAVX2 = cpu.X86.HasAVX2
+
+//go:noescape
+func qkxTrials8AVX2(x, xm, w *float32, n int, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8)
+
+//go:noescape
+func qxTrials24AVX2(x, w, wv *float32, n int, num *[24]float32, max float32, nm int32, r *qxRes24)
+
+// qkxTrials8 is qkxTrials8Generic; len(x) must be at most 32.
+func qkxTrials8(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
+	if !useAVX2 || len(x) == 0 || len(x) > 32 {
+		qkxTrials8Generic(x, xm, w, num, den, sumW, sumX, nm, mad, r)
+		return
+	}
+	xm = xm[:len(x)]
+	w = w[:len(x)]
+	qkxTrials8AVX2(&x[0], &xm[0], &w[0], len(x), num, den, sumW, sumX, nm, mad, r)
+}
+
+// qxTrials24 is qxTrials24Generic.
+func qxTrials24(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *qxRes24) {
+	if !useAVX2 || len(x) == 0 {
+		qxTrials24Generic(x, w, wv, num, max, nm, r)
+		return
+	}
+	w = w[:len(x)]
+	wv = wv[:len(x)]
+	qxTrials24AVX2(&x[0], &w[0], &wv[0], len(x), num, max, nm, r)
+}
 
 //go:noescape
 func qkxSums4SSE(x, xm, w *float32, n int, iscale *[4]float32, nm int32, out *[12]float32)

@@ -14,6 +14,16 @@ func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) 
 	qxSums4Go(x, w, wv, iscale, nm, out)
 }
 
+const useAVX2 = false
+
+func qkxTrials8(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
+	qkxTrials8Generic(x, xm, w, num, den, sumW, sumX, nm, mad, r)
+}
+
+func qxTrials24(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *qxRes24) {
+	qxTrials24Generic(x, w, wv, num, max, nm, r)
+}
+
 func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 
 func bf16Row(x []float32, y []uint16) int { return 0 }

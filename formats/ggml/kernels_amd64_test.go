@@ -1,0 +1,175 @@
+package ggml
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"mlmf/formats"
+)
+
+// withAVX2 runs f with the AVX2 kernels on (when the CPU has them) and off.
+func withAVX2(t *testing.T, f func(t *testing.T)) {
+	saved := useAVX2
+	defer func() { useAVX2 = saved }()
+	for _, on := range []bool{true, false} {
+		if on && !saved {
+			continue
+		}
+		useAVX2 = on
+		name := "sse2"
+		if on {
+			name = "avx2"
+		}
+		t.Run(name, f)
+	}
+}
+
+// TestTrialsAVX2 checks the AVX2 trial kernels against the generic ones
+// (built on the four-lane kernels TestKernels checks), bit for bit.
+func TestTrialsAVX2(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(26, 27))
+	val := func() float32 {
+		switch r.IntN(14) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.NaN())
+		case 2:
+			return float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			return float32(r.NormFloat64() * 1e7)
+		case 4:
+			return math.Float32frombits(r.Uint32())
+		}
+		return float32(r.NormFloat64())
+	}
+	eq := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
+	}
+	for iter := 0; iter < 30000; iter++ {
+		n := 1 + r.IntN(32)
+		hostile := r.IntN(4) == 0
+		x, xm, w, wv := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		mn := float32(0)
+		for i := range x {
+			if hostile {
+				x[i], w[i], wv[i] = val(), abs32(val()), val()
+			} else {
+				x[i] = float32(r.NormFloat64())
+				w[i] = abs32(x[i]) + 0.5
+				wv[i] = w[i] * x[i]
+			}
+			mn = min(mn, x[i])
+		}
+		mx := mn
+		for i := range x {
+			xm[i] = x[i] - mn
+			mx = max(mx, x[i])
+		}
+		if hostile && r.IntN(2) == 0 {
+			for i := range xm {
+				xm[i] = val()
+			}
+		}
+		var num [8]float32
+		nm := int32(1 + r.IntN(40))
+		for j := range num {
+			num[j] = float32(nm) - 1 + 0.1*float32(j)
+			if hostile && r.IntN(3) == 0 {
+				num[j] = val()
+			}
+		}
+		den := mx - mn
+		var sumW, sumX float32
+		for i := range x {
+			sumW += w[i]
+			sumX += float32(w[i] * x[i])
+		}
+		if hostile && r.IntN(2) == 0 {
+			den, sumW, sumX = val(), val(), val()
+		}
+		mad := r.IntN(2) == 0
+		var a, b qkxRes8
+		useAVX2 = true
+		qkxTrials8(x, xm, w, &num, den, sumW, sumX, nm, mad, &a)
+		useAVX2 = false
+		qkxTrials8(x, xm, w, &num, den, sumW, sumX, nm, mad, &b)
+		useAVX2 = true
+		if a.ok != b.ok {
+			t.Fatalf("qkxTrials8 ok %08b, generic %08b", a.ok, b.ok)
+		}
+		for j := 0; j < 8; j++ {
+			if !eq(a.isc[j], b.isc[j]) {
+				t.Fatalf("qkxTrials8 lane %d isc %v, generic %v", j, a.isc[j], b.isc[j])
+			}
+			if a.ok&(1<<j) != 0 && (!eq(a.ts[j], b.ts[j]) || !eq(a.tm[j], b.tm[j]) || !eq(a.err[j], b.err[j])) {
+				t.Fatalf("qkxTrials8 lane %d (mad %v): ts %v tm %v err %v, generic %v %v %v",
+					j, mad, a.ts[j], a.tm[j], a.err[j], b.ts[j], b.tm[j], b.err[j])
+			}
+		}
+
+		var qnum [24]float32
+		for j := range qnum {
+			qnum[j] = -(float32(nm) + 0.1*float32(j-12))
+			if hostile && r.IntN(3) == 0 {
+				qnum[j] = val()
+			}
+		}
+		qmax := mx
+		if -mn > mx {
+			qmax = mn
+		}
+		if hostile && r.IntN(2) == 0 {
+			qmax = val()
+		}
+		var c, d qxRes24
+		useAVX2 = true
+		qxTrials24(x, w, wv, &qnum, qmax, nm, &c)
+		useAVX2 = false
+		qxTrials24(x, w, wv, &qnum, qmax, nm, &d)
+		useAVX2 = true
+		for j := 0; j < 24; j++ {
+			if !eq(c.is[j], d.is[j]) || !eq(c.sumlx[j], d.sumlx[j]) || !eq(c.suml2[j], d.suml2[j]) {
+				t.Fatalf("qxTrials24 lane %d: %v %v %v, generic %v %v %v", j,
+					c.is[j], c.sumlx[j], c.suml2[j], d.is[j], d.sumlx[j], d.suml2[j])
+			}
+		}
+	}
+}
+
+// TestGoldenKernels quantizes every golden vector with the AVX2 kernels and
+// with the SSE2 fallback (TestGolden, in parallel, uses whichever the CPU
+// selects).
+func TestGoldenKernels(t *testing.T) {
+	files, err := filepath.Glob("testdata/golden/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAVX2(t, func(t *testing.T) {
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g golden
+			if err := json.Unmarshal(raw, &g); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			dt, err := formats.ParseDType(g.Type)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if g.Input == "" {
+				continue
+			}
+			t.Run(g.Type, func(t *testing.T) { checkGoldenQuant(t, g, dt) })
+		}
+	})
+}
