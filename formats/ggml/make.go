@@ -5,6 +5,8 @@ package ggml
 // float32 operation is the C one; products that feed a sum are rounded
 // explicitly (see float.go).
 
+import "math"
+
 const groupMaxEps = 1e-15
 
 func clampI(l, lo, hi int32) int32 {
@@ -300,7 +302,9 @@ func makeQKXQuants(n, nmax int, x, w []float32, L []uint8,
 				bestError = r.err[j]
 				scale = r.ts[j]
 				bestIsc, bestMin = r.isc[j], min
-				if r.tm[j] != min {
+				// The C sets min = this_min: compared by bits, so that a
+				// +0 replacing a -0 min is kept (it shows in the_min).
+				if math.Float32bits(r.tm[j]) != math.Float32bits(min) {
 					min = r.tm[j]
 					for i, v := range x {
 						xm[i] = v - min
