@@ -164,3 +164,14 @@ func qxTrials24Generic(x, w, wv []float32, num *[24]float32, max float32, nm int
 		copy(r.suml2[h:h+4], sums[4:])
 	}
 }
+
+// qkxGroups8 is the state and the results of qkxGroups8AVX2 (the layout is
+// the assembly's), and the transposed input it reads.
+type qkxGroups8 struct {
+	min0, min, max, sumW, sumX [8]float32
+	bestErr, scale, bisc, bmin [8]float32
+	flat                       [8]int32
+	lt                         [256]int32   // levels, [8*i+g]
+	lv                         [256]float32 // scratch
+	xt, wt                     [256]float32 // x and weights, [8*i+g]
+}

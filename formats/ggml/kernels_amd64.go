@@ -15,6 +15,47 @@ func qkxTrials8AVX2(x, xm, w *float32, n int, num *[8]float32, den, sumW, sumX f
 //go:noescape
 func qxTrials24AVX2(x, w, wv *float32, n int, num *[24]float32, max float32, nm int32, r *qxRes24)
 
+//go:noescape
+func qkxGroups8AVX2(xt, wt *float32, n int, num *float32, nstep int, nmax float32, nm int32, mad, qkx3 bool, st *qkxGroups8)
+
+// makeQKXQuants8 is makeQKXQuants on the eight n-element groups of x
+// (group j at x[n*j:], its weights at w[n*j:], its levels into L[n*j:]),
+// giving each group's scale and the_min. With AVX2 the eight groups run
+// side by side, one per lane (qkxGroups8AVX2), st being the kernel's state.
+func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32, nstep int,
+	useMAD, qkx3 bool, st *qkxGroups8, scales, mins *[8]float32) {
+	if !useAVX2 || n < 1 || n > 32 || nstep < 1 || nstep > qkxMaxStep {
+		for j := 0; j < 8; j++ {
+			scales[j], mins[j] = makeQKXQuants(n, nmax, x[n*j:], w[n*j:n*j+n], L[n*j:], rmin, rdelta, nstep, useMAD, qkx3)
+		}
+		return
+	}
+	x = x[:8*n]
+	w = w[:8*n]
+	L = L[:8*n]
+	for j := 0; j < 8; j++ {
+		for i := 0; i < n; i++ {
+			st.xt[8*i+j] = x[n*j+i]
+			st.wt[8*i+j] = w[n*j+i]
+		}
+	}
+	var num [qkxMaxStep + 1]float32
+	for is := 0; is <= nstep; is++ {
+		num[is] = float32(rmin+float32(rdelta*float32(is))) + float32(nmax)
+	}
+	qkxGroups8AVX2(&st.xt[0], &st.wt[0], n, &num[0], nstep, float32(nmax), int32(nmax), useMAD, qkx3, st)
+	for j := 0; j < 8; j++ {
+		if st.flat[j] != 0 {
+			scales[j], mins[j] = 0, -st.min0[j]
+		} else {
+			scales[j], mins[j] = st.scale[j], -st.min[j]
+		}
+		for i := 0; i < n; i++ {
+			L[n*j+i] = uint8(st.lt[8*i+j])
+		}
+	}
+}
+
 // qkxTrials8 is qkxTrials8Generic; len(x) must be at most 32.
 func qkxTrials8(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
 	if !useAVX2 || len(x) == 0 || len(x) > 32 {

@@ -173,3 +173,90 @@ func TestGoldenKernels(t *testing.T) {
 		}
 	})
 }
+
+// TestQKXGroups8 checks the eight-group make_qkx kernel against
+// makeQKXQuants run group by group, bit for bit, for the parameters the
+// K-quants use, on ordinary and hostile groups.
+func TestQKXGroups8(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(28, 29))
+	val := func() float32 {
+		switch r.IntN(16) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.NaN())
+		case 2:
+			return float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			return float32(r.NormFloat64() * 1e30)
+		case 4:
+			return float32(r.NormFloat64() * 1e-40)
+		case 5:
+			return float32(math.Copysign(0, -1))
+		}
+		return float32(r.NormFloat64())
+	}
+	type params struct {
+		n, nmax      int
+		rmin, rdelta float32
+		nstep        int
+		mad, qkx3    bool
+	}
+	ps := []params{
+		{32, 15, -1, 0.1, 20, false, false}, {32, 31, -0.5, 0.1, 15, false, false},
+		{32, 15, -0.9, 0.05, 36, false, true}, {32, 31, -0.9, 0.05, 36, false, true},
+		{16, 3, -0.5, 0.1, 15, true, false}, {16, 3, -0.9, 0.05, 36, false, true},
+		{5, 7, -1, 0.1, 1, true, true},
+	}
+	var st qkxGroups8
+	for iter := 0; iter < 6000; iter++ {
+		p := ps[iter%len(ps)]
+		n := p.n
+		x, w := make([]float32, 8*n), make([]float32, 8*n)
+		for j := 0; j < 8; j++ {
+			kind := r.IntN(8)
+			scale := float32(math.Pow(10, r.Float64()*8-4))
+			off := float32(r.NormFloat64()) * scale * float32(r.IntN(3))
+			for i := 0; i < n; i++ {
+				v := float32(r.NormFloat64())*scale + off
+				switch kind {
+				case 0:
+					v = val()
+				case 1:
+					v = scale // flat
+				case 2:
+					if r.IntN(6) == 0 {
+						v = val()
+					}
+				case 3:
+					v = abs32(v)
+				}
+				x[n*j+i] = v
+				w[n*j+i] = abs32(v) + float32(r.ExpFloat64())
+				if kind == 4 {
+					w[n*j+i] = abs32(val())
+				}
+			}
+		}
+		var s1, m1, s2, m2 [8]float32
+		L1, L2 := make([]uint8, 8*n), make([]uint8, 8*n)
+		for k := range L2 {
+			L2[k] = 0xee
+		}
+		useAVX2 = true
+		makeQKXQuants8(n, p.nmax, x, w, L1, p.rmin, p.rdelta, p.nstep, p.mad, p.qkx3, &st, &s1, &m1)
+		for j := 0; j < 8; j++ {
+			s2[j], m2[j] = makeQKXQuants(n, p.nmax, x[n*j:], w[n*j:n*j+n], L2[n*j:], p.rmin, p.rdelta, p.nstep, p.mad, p.qkx3)
+		}
+		for j := 0; j < 8; j++ {
+			same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
+			if !same(s1[j], s2[j]) || !same(m1[j], m2[j]) || string(L1[n*j:n*j+n]) != string(L2[n*j:n*j+n]) {
+				t.Fatalf("%+v group %d x=%v w=%v: scale %v min %v L %v, one by one %v %v %v", p, j,
+					x[n*j:n*j+n], w[n*j:n*j+n], s1[j], m1[j], L1[n*j:n*j+n], s2[j], m2[j], L2[n*j:n*j+n])
+			}
+		}
+	}
+}

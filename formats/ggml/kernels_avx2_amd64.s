@@ -227,3 +227,246 @@ qxdone:
 	VMOVUPS Y8, 256(BX)
 	VZEROUPPER
 	RET
+
+// make_qkx{2,3}_quants for eight groups at once: lane g is group g, and
+// runs the C's whole sequence for it (min/max and weight sums, the initial
+// error, then every trial is = 0..nstep in order, each judged against that
+// lane's running best and moving that lane's min when taken). Nothing is
+// speculative and every lane's sums are sequential, in the C's order.
+// x and w are transposed: element i of group g at [8*i+g]. st (qkxGroups8)
+// holds the lanes' state; on return min0, min, scale, flat and the levels
+// lt (of the last accepted trial, 0 for flat groups) are the results.
+//
+// st offsets: min0 0, min 32, max 64, sumW 96, sumX 128, bestErr 160,
+// scale 192, bisc 224, bmin 256, flat 288, lt 320, lv 1344.
+
+// Y dst = levels clamp(nearest_int(isc*(x - min)), 0, nm) as floats, for
+// the x vector in X; needs Y10..Y14 as set up below.
+#define QKXLEVEL(X, ISC, MIN, DST) \
+	VSUBPS    MIN, X, DST \
+	VMULPS    ISC, DST, DST \
+	VADDPS    Y10, DST, DST \
+	VPAND     Y11, DST, DST \
+	VPSUBD    Y12, DST, DST \
+	VPMINSD   Y13, DST, DST \
+	VPMAXSD   Y14, DST, DST
+
+// func qkxGroups8AVX2(xt, wt *float32, n int, num *float32, nstep int, nmax float32, nm int32, mad, qkx3 bool, st *qkxGroups8)
+TEXT ·qkxGroups8AVX2(SB), NOSPLIT, $0-64
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	MOVQ    n+16(FP), CX
+	MOVQ    st+56(FP), BX
+	MOVBLZX mad+48(FP), R10
+	YBCAST($0x4b400000, Y10)
+	YBCAST($0x007fffff, Y11)
+	YBCAST($0x00400000, Y12)
+	MOVL    nm+44(FP), AX
+	VMOVD   AX, X13
+	VPBROADCASTD X13, Y13
+	VPXOR   Y14, Y14, Y14
+	YBCAST($0x7fffffff, Y15)
+
+	// min, max, sum_w, sum_x
+	VMOVUPS (SI), Y1              // min = x[0]
+	VMOVAPS Y1, Y2                // max
+	VMOVUPS (DX), Y3              // sum_w = w[0]
+	VMULPS  Y1, Y3, Y4            // sum_x = sum_w*x[0]
+	LEAQ    32(SI), R8
+	LEAQ    32(DX), R9
+	DECQ    CX
+	JLE     g8mm
+
+g8first:
+	VMOVUPS (R8), Y5
+	VMINPS  Y1, Y5, Y1            // x < min ? x : min
+	VMAXPS  Y2, Y5, Y2            // x > max ? x : max
+	VMOVUPS (R9), Y6
+	VADDPS  Y6, Y3, Y3            // sum_w += w
+	VMULPS  Y5, Y6, Y6            // w*x
+	VADDPS  Y6, Y4, Y4            // sum_x += w*x
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	DECQ    CX
+	JNZ     g8first
+
+g8mm:
+	VMINPS  Y1, Y14, Y1           // min > 0 ? 0 : min
+	VMOVUPS Y1, 0(BX)
+	VMOVUPS Y1, 32(BX)
+	VMOVUPS Y2, 64(BX)
+	VMOVUPS Y3, 96(BX)
+	VMOVUPS Y4, 128(BX)
+	MOVBLZX qkx3+49(FP), AX
+	TESTL   AX, AX
+	JNE     g8flat3
+	VCMPPS  $0, Y1, Y2, Y5        // max == min
+	JMP     g8flat
+
+g8flat3:
+	VCMPPS  $2, Y1, Y2, Y5        // max <= min
+
+g8flat:
+	VMOVUPS Y5, 288(BX)
+
+	// the initial levels and error: iscale = nmax/(max - min), scale = 1/iscale
+	VSUBPS  Y1, Y2, Y6
+	VBROADCASTSS nmax+40(FP), Y0
+	VDIVPS  Y6, Y0, Y0
+	MOVL    $0x3f800000, AX
+	VMOVD   AX, X7
+	VPBROADCASTD X7, Y7
+	VDIVPS  Y0, Y7, Y8            // scale
+	VMOVUPS Y8, 192(BX)
+	VMOVUPS Y0, 224(BX)
+	VMOVUPS Y1, 256(BX)
+	VPXOR   Y2, Y2, Y2
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	MOVQ    n+16(FP), CX
+
+g8init:
+	VMOVUPS (SI), Y5
+	QKXLEVEL(Y5, Y0, Y1, Y6)
+	VCVTDQ2PS Y6, Y6              // l
+	VMULPS  Y6, Y8, Y6            // scale*l
+	VADDPS  Y1, Y6, Y6            // + min
+	VSUBPS  Y5, Y6, Y6            // - x
+	TESTQ   R10, R10
+	JEQ     g8isq
+	VANDPS  Y15, Y6, Y6
+	JMP     g8iacc
+
+g8isq:
+	VMULPS  Y6, Y6, Y6
+
+g8iacc:
+	VMULPS  (DX), Y6, Y6          // w*diff
+	VADDPS  Y6, Y2, Y2
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNZ     g8init
+	VMOVUPS Y2, 160(BX)
+
+	// the trials
+	XORQ    R11, R11
+	MOVQ    num+24(FP), R12
+
+g8trial:
+	VBROADCASTSS (R12)(R11*4), Y0
+	VMOVUPS 32(BX), Y1            // min
+	VMOVUPS 64(BX), Y5
+	VSUBPS  Y1, Y5, Y5            // max - min
+	VDIVPS  Y5, Y0, Y0            // iscale
+	VPXOR   Y2, Y2, Y2            // sum_l
+	VPXOR   Y3, Y3, Y3            // sum_l2
+	VPXOR   Y4, Y4, Y4            // sum_xl
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	LEAQ    1344(BX), R8
+	MOVQ    n+16(FP), CX
+
+g8sum:
+	VMOVUPS (SI), Y5              // x
+	QKXLEVEL(Y5, Y0, Y1, Y6)
+	VCVTDQ2PS Y6, Y6              // l
+	VMOVUPS Y6, (R8)
+	VMULPS  (DX), Y6, Y7          // w*l
+	VADDPS  Y7, Y2, Y2
+	VMULPS  Y6, Y7, Y6            // (w*l)*l
+	VADDPS  Y6, Y3, Y3
+	VMULPS  Y5, Y7, Y7            // (w*l)*x
+	VADDPS  Y7, Y4, Y4
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     g8sum
+
+	// the fit
+	VMULPS  96(BX), Y3, Y5        // sum_w*sum_l2
+	VMULPS  Y2, Y2, Y6            // sum_l*sum_l
+	VSUBPS  Y6, Y5, Y5            // D
+	VCMPPS  $1, Y5, Y14, Y9       // D > 0
+	VMULPS  96(BX), Y4, Y6        // sum_w*sum_xl
+	VMULPS  128(BX), Y2, Y7       // sum_x*sum_l
+	VSUBPS  Y7, Y6, Y6
+	VDIVPS  Y5, Y6, Y6            // this_scale
+	VMULPS  128(BX), Y3, Y7       // sum_l2*sum_x
+	VMULPS  Y4, Y2, Y8            // sum_l*sum_xl
+	VSUBPS  Y8, Y7, Y7
+	VDIVPS  Y5, Y7, Y7            // this_min
+	VCMPPS  $1, Y7, Y14, Y8       // this_min > 0
+	VANDNPS Y7, Y8, Y7            // → 0
+	VDIVPS  Y3, Y4, Y5            // sum_xl/sum_l2
+	VBLENDVPS Y8, Y5, Y6, Y6      // → this_scale
+
+	// cur_error
+	VPXOR   Y2, Y2, Y2
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	LEAQ    1344(BX), R8
+	MOVQ    n+16(FP), CX
+
+g8err:
+	VMULPS  (R8), Y6, Y3          // this_scale*l
+	VADDPS  Y7, Y3, Y3            // + this_min
+	VSUBPS  (SI), Y3, Y3          // - x
+	TESTQ   R10, R10
+	JEQ     g8esq
+	VANDPS  Y15, Y3, Y3
+	JMP     g8eacc
+
+g8esq:
+	VMULPS  Y3, Y3, Y3
+
+g8eacc:
+	VMULPS  (DX), Y3, Y3          // w*diff
+	VADDPS  Y3, Y2, Y2
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     g8err
+
+	// D > 0 && cur_error < best_error: take the trial
+	VMOVUPS 160(BX), Y3
+	VCMPPS  $1, Y3, Y2, Y4        // cur_error < best_error
+	VANDPS  Y9, Y4, Y4
+	VBLENDVPS Y4, Y2, Y3, Y3
+	VMOVUPS Y3, 160(BX)
+	VMOVUPS 192(BX), Y5
+	VBLENDVPS Y4, Y6, Y5, Y5
+	VMOVUPS Y5, 192(BX)           // scale = this_scale
+	VMOVUPS 224(BX), Y5
+	VBLENDVPS Y4, Y0, Y5, Y5
+	VMOVUPS Y5, 224(BX)           // the levels' iscale
+	VMOVUPS 256(BX), Y5
+	VBLENDVPS Y4, Y1, Y5, Y5
+	VMOVUPS Y5, 256(BX)           // and min
+	VBLENDVPS Y4, Y7, Y1, Y1
+	VMOVUPS Y1, 32(BX)            // min = this_min
+	INCQ    R11
+	CMPQ    R11, nstep+32(FP)
+	JLE     g8trial
+
+	// the levels of the last accepted trial (0 for flat groups)
+	VMOVUPS 224(BX), Y0
+	VMOVUPS 256(BX), Y1
+	VMOVUPS 288(BX), Y9
+	MOVQ    xt+0(FP), SI
+	LEAQ    320(BX), R8
+	MOVQ    n+16(FP), CX
+
+g8lv:
+	VMOVUPS (SI), Y5
+	QKXLEVEL(Y5, Y0, Y1, Y6)
+	VPANDN  Y6, Y9, Y6
+	VMOVDQU Y6, (R8)
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     g8lv
+	VZEROUPPER
+	RET

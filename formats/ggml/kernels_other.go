@@ -24,6 +24,13 @@ func qxTrials24(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *
 	qxTrials24Generic(x, w, wv, num, max, nm, r)
 }
 
+func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32, nstep int,
+	useMAD, qkx3 bool, st *qkxGroups8, scales, mins *[8]float32) {
+	for j := 0; j < 8; j++ {
+		scales[j], mins[j] = makeQKXQuants(n, nmax, x[n*j:], w[n*j:n*j+n], L[n*j:], rmin, rdelta, nstep, useMAD, qkx3)
+	}
+}
+
 func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 
 func bf16Row(x []float32, y []uint16) int { return 0 }

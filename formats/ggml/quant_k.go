@@ -222,10 +222,11 @@ func packK4Scales(sc []byte, ls, lm []uint8) {
 }
 
 // kScalesMins computes the 6-bit scales/mins of a Q4_K/Q5_K super-block
-// (32-element groups) and the requantized levels in L. nmax is 15 or 31.
-func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) {
+// (32-element groups) and the requantized levels in L. nmax is 15 or 31;
+// st is makeQKXQuants8's scratch.
+func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, st *qkxGroups8) {
 	var Ls, Lm [8]uint8
-	var weights [32]float32
+	var weights [qkK]float32
 	var mins, scales, sw [8]float32
 	sc := b[4:16]
 	if qw == nil {
@@ -241,10 +242,13 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 				sumX2 += float32(v * v)
 			}
 			avX := sqrtf(sumX2 / 32)
+			ws := weights[32*j : 32*j+32]
 			for l, v := range xs {
-				weights[l] = avX + abs32(v)
+				ws[l] = avX + abs32(v)
 			}
-			scales[j], mins[j] = makeQKX2Quants(32, nmax, xs, weights[:], L[32*j:], rmin, 0.1, nstep, false)
+		}
+		makeQKXQuants8(32, nmax, xb, weights[:], L[:], rmin, 0.1, nstep, false, false, st, &scales, &mins)
+		for j := 0; j < 8; j++ {
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -275,16 +279,17 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 		for j := 0; j < 8; j++ {
 			xs := xb[32*j : 32*j+32]
 			q := qw[32*j : 32*j+32]
+			ws := weights[32*j : 32*j+32]
 			for l, v := range xs {
-				weights[l] = q[l] * sqrtf(sigma2+float32(v*v))
+				ws[l] = q[l] * sqrtf(sigma2+float32(v*v))
 			}
 			var sumw float32
-			for _, w := range weights {
+			for _, w := range ws {
 				sumw += w
 			}
 			sw[j] = sumw
-			scales[j], mins[j] = makeQKX3Quants(32, nmax, xs, weights[:], L[32*j:], -0.9, 0.05, 36, false)
 		}
+		makeQKXQuants8(32, nmax, xb, weights[:], L[:], -0.9, 0.05, 36, false, true, st, &scales, &mins)
 		dBlock := makeQPQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQPQuants(8, 63, mins[:], Lm[:], sw[:])
 		if nmax == 31 {
@@ -316,13 +321,14 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 // block_q4_K: d, dmin, scales[12], qs[128].
 func quantQ4K(y []byte, x []float32, qw []float32) {
 	var L [qkK]uint8
+	var st qkxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[144*ib:144*ib+144]
 		var q []float32
 		if qw != nil {
 			q = qw[qkK*ib : qkK*ib+qkK]
 		}
-		kScalesMins(b, xb, q, 15, &L)
+		kScalesMins(b, xb, q, 15, &L, &st)
 		qs := b[16:144]
 		for j := 0; j < qkK; j += 64 {
 			for l := 0; l < 32; l++ {
@@ -335,13 +341,14 @@ func quantQ4K(y []byte, x []float32, qw []float32) {
 // block_q5_K: d, dmin, scales[12], qh[32], qs[128].
 func quantQ5K(y []byte, x []float32, qw []float32) {
 	var L [qkK]uint8
+	var st qkxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[176*ib:176*ib+176]
 		var q []float32
 		if qw != nil {
 			q = qw[qkK*ib : qkK*ib+qkK]
 		}
-		kScalesMins(b, xb, q, 31, &L)
+		kScalesMins(b, xb, q, 31, &L, &st)
 		qh, ql := b[16:48], b[48:176]
 		clear(qh)
 		m1, m2 := uint8(1), uint8(2)
