@@ -175,3 +175,13 @@ type qkxGroups8 struct {
 	lv                         [256]float32 // scratch
 	xt, wt                     [256]float32 // x and weights, [8*i+g]
 }
+
+// qxGroups8 is the state and the results of qxGroups8AVX2 (the layout is
+// the assembly's), and the transposed input it reads.
+type qxGroups8 struct {
+	scale, bis, max [8]float32
+	flat            [8]int32
+	lt              [256]int32   // levels, [8*i+g]
+	wv              [256]float32 // w*x
+	xt, wt          [256]float32 // x and weights, [8*i+g]
+}

@@ -56,6 +56,49 @@ func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32
 	}
 }
 
+//go:noescape
+func qxGroups8AVX2(xt, wt *float32, n int, num *[19]float32, nm int32, sq bool, st *qxGroups8)
+
+// makeQXQuants8 is makeQXQuants(n, nmax, ·, ·, 1, ·) on the eight n-element
+// groups of x (group j at x[n*j:], its levels into L[n*j:], its weights at
+// qw[n*j:] or, with qw nil, x*x), each group's scale into scales. With
+// AVX2 the eight groups run side by side, one per lane (qxGroups8AVX2).
+func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroups8, scales *[8]float32) {
+	if !useAVX2 || n < 1 || n > 32 {
+		for j := 0; j < 8; j++ {
+			var q []float32
+			if qw != nil {
+				q = qw[n*j : n*j+n]
+			}
+			scales[j] = makeQXQuants(n, nmax, x[n*j:], L[n*j:], 1, q)
+		}
+		return
+	}
+	x = x[:8*n]
+	L = L[:8*n]
+	for j := 0; j < 8; j++ {
+		for i := 0; i < n; i++ {
+			st.xt[8*i+j] = x[n*j+i]
+		}
+	}
+	if qw != nil {
+		qw = qw[:8*n]
+		for j := 0; j < 8; j++ {
+			for i := 0; i < n; i++ {
+				st.wt[8*i+j] = qw[n*j+i]
+			}
+		}
+	}
+	num := qxNums(nmax)
+	qxGroups8AVX2(&st.xt[0], &st.wt[0], n, num, int32(nmax), qw == nil, st)
+	*scales = st.scale
+	for j := 0; j < 8; j++ {
+		for i := 0; i < n; i++ {
+			L[n*j+i] = int8(st.lt[8*i+j])
+		}
+	}
+}
+
 // qkxTrials8 is qkxTrials8Generic; len(x) must be at most 32.
 func qkxTrials8(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
 	if !useAVX2 || len(x) == 0 || len(x) > 32 {

@@ -260,3 +260,93 @@ func TestQKXGroups8(t *testing.T) {
 		}
 	}
 }
+
+// TestQXGroups8 checks the eight-group make_qx_quants kernel against
+// makeQXQuants run group by group, bit for bit.
+func TestQXGroups8(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(30, 31))
+	val := func() float32 {
+		switch r.IntN(14) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.NaN())
+		case 2:
+			return float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			return float32(r.NormFloat64() * 1e30)
+		case 4:
+			return float32(r.NormFloat64() * 1e-40)
+		case 5:
+			return float32(math.Copysign(0, -1))
+		}
+		return float32(r.NormFloat64())
+	}
+	var st qxGroups8
+	for iter := 0; iter < 6000; iter++ {
+		n := []int{16, 32, 16, 7}[iter%4]
+		nmax := []int{32, 4, 8, 16, 3}[iter%5]
+		x, qw := make([]float32, 8*n), make([]float32, 8*n)
+		for j := 0; j < 8; j++ {
+			kind := r.IntN(8)
+			scale := float32(math.Pow(10, r.Float64()*10-5))
+			if r.IntN(8) == 0 {
+				scale = float32(math.Pow(10, -r.Float64()*30))
+			}
+			for i := 0; i < n; i++ {
+				v := float32(r.NormFloat64()) * scale
+				switch kind {
+				case 0:
+					v = val()
+				case 1:
+					v = scale
+				case 2:
+					if r.IntN(6) == 0 {
+						v = val()
+					}
+				case 3:
+					v = 0
+				case 5: // ties of magnitude, of either sign
+					v = float32(1-2*r.IntN(2)) * float32(1+r.IntN(2)) * scale
+				}
+				x[n*j+i] = v
+				qw[n*j+i] = float32(r.ExpFloat64())
+				if kind == 4 {
+					qw[n*j+i] = abs32(val())
+				}
+			}
+		}
+		var q []float32
+		if iter%2 == 0 {
+			q = qw
+		}
+		var s1, s2 [8]float32
+		L1, L2 := make([]int8, 8*n), make([]int8, 8*n)
+		makeQXQuants8(n, nmax, x, L1, q, &st, &s1)
+		for j := 0; j < 8; j++ {
+			var qj []float32
+			if q != nil {
+				qj = q[n*j : n*j+n]
+			}
+			s2[j] = makeQXQuants(n, nmax, x[n*j:], L2[n*j:], 1, qj)
+		}
+		for j := 0; j < 8; j++ {
+			same := math.Float32bits(s1[j]) == math.Float32bits(s2[j]) || s1[j] != s1[j] && s2[j] != s2[j]
+			if !same || string(f32sI8(L1[n*j:n*j+n])) != string(f32sI8(L2[n*j:n*j+n])) {
+				t.Fatalf("n %d nmax %d imatrix %v group %d x=%v: scale %v L %v, one by one %v %v", n, nmax, q != nil, j,
+					x[n*j:n*j+n], s1[j], L1[n*j:n*j+n], s2[j], L2[n*j:n*j+n])
+			}
+		}
+	}
+}
+
+func f32sI8(l []int8) []byte {
+	b := make([]byte, len(l))
+	for i, v := range l {
+		b[i] = byte(v)
+	}
+	return b
+}

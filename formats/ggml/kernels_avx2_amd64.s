@@ -470,3 +470,150 @@ g8lv:
 	JNZ     g8lv
 	VZEROUPPER
 	RET
+
+// make_qx_quants (rmse_type 1) for eight groups at once, lane g being
+// group g and running the C's sequence for it: max (the first element of
+// largest magnitude), w = qw or x*x, the initial sums at -nmax/max, then
+// the 18 trials in order, each judged against the lane's best. x and w are
+// transposed ([8*i+g]); with sq the kernel forms w = x*x into wt itself.
+// num holds -nmax then the trials' -(nmax + 0.1*is).
+//
+// st (qxGroups8) offsets: scale 0, bis 32, max 64, flat 96, lt 128,
+// wv 1152.
+
+// DST = clamp(nearest_int(IS*X), -nm, nm-1) as floats; needs Y10..Y14.
+#define QXLEVEL(X, IS, DST) \
+	VMULPS    IS, X, DST \
+	VADDPS    Y10, DST, DST \
+	VPAND     Y11, DST, DST \
+	VPSUBD    Y12, DST, DST \
+	VPMINSD   Y13, DST, DST \
+	VPMAXSD   Y14, DST, DST
+
+// func qxGroups8AVX2(xt, wt *float32, n int, num *[19]float32, nm int32, sq bool, st *qxGroups8)
+TEXT ·qxGroups8AVX2(SB), NOSPLIT, $0-48
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	MOVQ    n+16(FP), CX
+	MOVQ    st+40(FP), BX
+	LEAQ    1152(BX), DI
+	MOVBLZX sq+36(FP), R10
+	YBCAST($0x7fffffff, Y15)
+	VPXOR   Y0, Y0, Y0            // amax
+	VPXOR   Y1, Y1, Y1            // max
+
+qxg8a:
+	VMOVUPS (SI), Y2              // x
+	VANDPS  Y15, Y2, Y3           // ax
+	VCMPPS  $1, Y3, Y0, Y4        // amax < ax
+	VBLENDVPS Y4, Y3, Y0, Y0
+	VBLENDVPS Y4, Y2, Y1, Y1
+	TESTQ   R10, R10
+	JEQ     qxg8qw
+	VMULPS  Y2, Y2, Y5            // w = x*x
+	VMOVUPS Y5, (DX)
+	JMP     qxg8wv
+
+qxg8qw:
+	VMOVUPS (DX), Y5
+
+qxg8wv:
+	VMULPS  Y2, Y5, Y5            // w*x
+	VMOVUPS Y5, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     qxg8a
+	VMOVUPS Y1, 64(BX)
+	YBCAST($0x26901d7d, Y2)       // GROUP_MAX_EPS, 1e-15f
+	VCMPPS  $1, Y2, Y0, Y2        // amax < GROUP_MAX_EPS
+	VMOVUPS Y2, 96(BX)
+
+	YBCAST($0x4b400000, Y10)
+	YBCAST($0x007fffff, Y11)
+	YBCAST($0x00400000, Y12)
+	MOVL    nm+32(FP), AX
+	LEAL    -1(AX), R8
+	VMOVD   R8, X13
+	VPBROADCASTD X13, Y13         // nm-1
+	NEGL    AX
+	VMOVD   AX, X14
+	VPBROADCASTD X14, Y14         // -nm
+	VPXOR   Y15, Y15, Y15
+	MOVQ    num+24(FP), R12
+	XORQ    R11, R11
+
+qxg8trial:
+	VBROADCASTSS (R12)(R11*4), Y0
+	VDIVPS  64(BX), Y0, Y0        // is
+	VPXOR   Y1, Y1, Y1            // sumlx
+	VPXOR   Y2, Y2, Y2            // suml2
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	LEAQ    1152(BX), DI
+	MOVQ    n+16(FP), CX
+
+qxg8sum:
+	VMOVUPS (SI), Y3
+	QXLEVEL(Y3, Y0, Y4)
+	VCVTDQ2PS Y4, Y4              // l
+	VMULPS  (DI), Y4, Y5          // (w*x)*l
+	VADDPS  Y5, Y1, Y1
+	VMULPS  (DX), Y4, Y5          // w*l
+	VMULPS  Y4, Y5, Y5            // (w*l)*l
+	VADDPS  Y5, Y2, Y2
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     qxg8sum
+
+	VDIVPS  Y2, Y1, Y3            // sumlx/suml2
+	TESTQ   R11, R11
+	JNE     qxg8judge
+	VCMPPS  $4, Y15, Y2, Y4       // suml2 != 0
+	VANDPS  Y4, Y3, Y6            // scale
+	VMULPS  Y1, Y6, Y7            // best = scale*sumlx
+	VMOVAPS Y0, Y8                // bis
+	JMP     qxg8next
+
+qxg8judge:
+	VCMPPS  $1, Y2, Y15, Y4       // suml2 > 0
+	VMULPS  Y1, Y1, Y5            // sumlx*sumlx
+	VMULPS  Y2, Y7, Y9            // best*suml2
+	VCMPPS  $1, Y5, Y9, Y5        // best*suml2 < sumlx*sumlx
+	VANDPS  Y5, Y4, Y4
+	VBLENDVPS Y4, Y3, Y6, Y6      // scale = sumlx/suml2
+	VMULPS  Y1, Y3, Y3            // scale*sumlx
+	VBLENDVPS Y4, Y3, Y7, Y7      // best
+	VBLENDVPS Y4, Y0, Y8, Y8      // the levels' is
+
+qxg8next:
+	INCQ    R11
+	CMPQ    R11, $19
+	JLT     qxg8trial
+
+	VMOVUPS 96(BX), Y9            // flat
+	VANDNPS Y6, Y9, Y6
+	VMOVUPS Y6, 0(BX)
+	VMOVUPS Y8, 32(BX)
+	MOVL    nm+32(FP), AX
+	VMOVD   AX, X7
+	VPBROADCASTD X7, Y7
+	MOVQ    xt+0(FP), SI
+	LEAQ    128(BX), DI
+	MOVQ    n+16(FP), CX
+
+qxg8lv:
+	VMOVUPS (SI), Y3
+	QXLEVEL(Y3, Y8, Y4)
+	VPADDD  Y7, Y4, Y4            // + nm
+	VPANDN  Y4, Y9, Y4
+	VMOVDQU Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     qxg8lv
+	VZEROUPPER
+	RET

@@ -31,6 +31,16 @@ func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32
 	}
 }
 
+func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroups8, scales *[8]float32) {
+	for j := 0; j < 8; j++ {
+		var q []float32
+		if qw != nil {
+			q = qw[n*j : n*j+n]
+		}
+		scales[j] = makeQXQuants(n, nmax, x[n*j:], L[n*j:], 1, q)
+	}
+}
+
 func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 
 func bf16Row(x []float32, y []uint16) int { return 0 }

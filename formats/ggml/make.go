@@ -5,7 +5,10 @@ package ggml
 // float32 operation is the C one; products that feed a sum are rounded
 // explicitly (see float.go).
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 const groupMaxEps = 1e-15
 
@@ -117,6 +120,28 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 	}
 	return scale
 }
+
+// qxNums returns make_qx_quants' iscale numerators for nmax: -nmax, then
+// -(nmax + 0.1f*is) for is = -9..-1, 1..9 (computed once per nmax).
+func qxNums(nmax int) *[19]float32 {
+	if nmax < len(qxNumTab) {
+		if t := qxNumTab[nmax].Load(); t != nil {
+			return t
+		}
+	}
+	t := new([19]float32)
+	fn := float32(nmax)
+	t[0] = float32(-nmax)
+	for k, v := range qxTenths {
+		t[1+k] = -(fn + v)
+	}
+	if nmax < len(qxNumTab) {
+		qxNumTab[nmax].Store(t)
+	}
+	return t
+}
+
+var qxNumTab [64]atomic.Pointer[[19]float32]
 
 // qxTenths is 0.1f*is for make_qx_quants' trials is = -9..-1, 1..9.
 var qxTenths = func() (t [18]float32) {

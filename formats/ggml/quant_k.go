@@ -376,16 +376,19 @@ func quantQ5K(y []byte, x []float32, qw []float32) {
 func quantQ6K(y []byte, x []float32, qw []float32) {
 	var L [qkK]int8
 	var scales [16]float32
+	var st qxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[210*ib:210*ib+210]
 		var maxScale, maxAbsScale float32
-		for j := 0; j < 16; j++ {
+		for h := 0; h < 2; h++ {
 			var q []float32
 			if qw != nil {
-				q = qw[qkK*ib+16*j : qkK*ib+16*j+16]
+				q = qw[qkK*ib+128*h : qkK*ib+128*h+128]
 			}
-			s := makeQXQuants(16, 32, xb[16*j:], L[16*j:], 1, q)
-			scales[j] = s
+			makeQXQuants8(16, 32, xb[128*h:], L[128*h:], q, &st, (*[8]float32)(scales[8*h:]))
+		}
+		for j := 0; j < 16; j++ {
+			s := scales[j]
 			if as := abs32(s); as > maxAbsScale {
 				maxAbsScale = as
 				maxScale = s
