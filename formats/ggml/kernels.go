@@ -185,3 +185,33 @@ type qxGroups8 struct {
 	wv              [256]float32 // w*x
 	xt, wt          [256]float32 // x and weights, [8*i+g]
 }
+
+// levelsDivGo is levelsDiv: the K-quants' requantization of a group.
+func levelsDivGo(x []float32, L []uint8, add, d float32, lo, hi, off int32) {
+	x = x[:len(L)]
+	if add == 0 {
+		for i, v := range x {
+			L[i] = uint8(clampI(nearestInt(v/d), lo, hi) + off)
+		}
+		return
+	}
+	for i, v := range x {
+		L[i] = uint8(clampI(nearestInt((v+add)/d), lo, hi) + off)
+	}
+}
+
+// levels copies group j's levels (n of them) out of the kernel's state.
+func (st *qkxGroups8) levels(j, n int, L []uint8) {
+	L = L[:n]
+	for i := range L {
+		L[i] = uint8(st.lt[8*i+j])
+	}
+}
+
+// levels copies group j's levels (n of them) out of the kernel's state.
+func (st *qxGroups8) levels(j, n int, L []int8) {
+	L = L[:n]
+	for i := range L {
+		L[i] = int8(st.lt[8*i+j])
+	}
+}

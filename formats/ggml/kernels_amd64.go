@@ -3,7 +3,11 @@ package ggml
 // SSE2 versions of the kernels in kernels.go (kernels_amd64.s), and AVX2
 // ones (kernels_avx2_amd64.s) where the CPU and OS have AVX2.
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useAVX2 selects the AVX2 kernels; tests clear it to run the SSE2 ones
 // (and GODEBUG=cpu.avx2=off clears it for a whole process).
@@ -21,18 +25,20 @@ func qkxGroups8AVX2(xt, wt *float32, n int, num *float32, nstep int, nmax float3
 // makeQKXQuants8 is makeQKXQuants on the eight n-element groups of x
 // (group j at x[n*j:], its weights at w[n*j:], its levels into L[n*j:]),
 // giving each group's scale and the_min. With AVX2 the eight groups run
-// side by side, one per lane (qkxGroups8AVX2), st being the kernel's state.
+// side by side, one per lane (qkxGroups8AVX2), st being the kernel's state,
+// and the levels are left in st (deferred is true): the K-quants overwrite
+// all but those of groups whose final scale is 0, which they then take
+// with st.levels.
 func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32, nstep int,
-	useMAD, qkx3 bool, st *qkxGroups8, scales, mins *[8]float32) {
+	useMAD, qkx3 bool, st *qkxGroups8, scales, mins *[8]float32) (deferred bool) {
 	if !useAVX2 || n < 1 || n > 32 || nstep < 1 || nstep > qkxMaxStep {
 		for j := 0; j < 8; j++ {
 			scales[j], mins[j] = makeQKXQuants(n, nmax, x[n*j:], w[n*j:n*j+n], L[n*j:], rmin, rdelta, nstep, useMAD, qkx3)
 		}
-		return
+		return false
 	}
 	x = x[:8*n]
 	w = w[:8*n]
-	L = L[:8*n]
 	for j := 0; j < 8; j++ {
 		for i := 0; i < n; i++ {
 			st.xt[8*i+j] = x[n*j+i]
@@ -50,10 +56,8 @@ func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32
 		} else {
 			scales[j], mins[j] = st.scale[j], -st.min[j]
 		}
-		for i := 0; i < n; i++ {
-			L[n*j+i] = uint8(st.lt[8*i+j])
-		}
 	}
+	return true
 }
 
 //go:noescape
@@ -62,8 +66,9 @@ func qxGroups8AVX2(xt, wt *float32, n int, num *[19]float32, nm int32, sq bool, 
 // makeQXQuants8 is makeQXQuants(n, nmax, ·, ·, 1, ·) on the eight n-element
 // groups of x (group j at x[n*j:], its levels into L[n*j:], its weights at
 // qw[n*j:] or, with qw nil, x*x), each group's scale into scales. With
-// AVX2 the eight groups run side by side, one per lane (qxGroups8AVX2).
-func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroups8, scales *[8]float32) {
+// AVX2 the eight groups run side by side, one per lane (qxGroups8AVX2), and
+// the levels are left in st (deferred is true; see makeQKXQuants8).
+func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroups8, scales *[8]float32) (deferred bool) {
 	if !useAVX2 || n < 1 || n > 32 {
 		for j := 0; j < 8; j++ {
 			var q []float32
@@ -72,10 +77,9 @@ func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroup
 			}
 			scales[j] = makeQXQuants(n, nmax, x[n*j:], L[n*j:], 1, q)
 		}
-		return
+		return false
 	}
 	x = x[:8*n]
-	L = L[:8*n]
 	for j := 0; j < 8; j++ {
 		for i := 0; i < n; i++ {
 			st.xt[8*i+j] = x[n*j+i]
@@ -92,11 +96,27 @@ func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroup
 	num := qxNums(nmax)
 	qxGroups8AVX2(&st.xt[0], &st.wt[0], n, num, int32(nmax), qw == nil, st)
 	*scales = st.scale
-	for j := 0; j < 8; j++ {
-		for i := 0; i < n; i++ {
-			L[n*j+i] = int8(st.lt[8*i+j])
-		}
+	return true
+}
+
+//go:noescape
+func levelsDivAVX2(x *float32, n int, add, d float32, lo, hi, off int32, out *byte)
+
+// levelsDivI8 is levelsDiv into int8 levels.
+func levelsDivI8(x []float32, L []int8, add, d float32, lo, hi, off int32) {
+	levelsDiv(x, unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(L))), len(L)), add, d, lo, hi, off)
+}
+
+// levelsDiv sets L[i] = clamp(nearest_int((x[i] + add)/d), lo, hi) + off
+// for the len(L) elements of a group (add 0 is the C's plain x[i]/d).
+func levelsDiv(x []float32, L []uint8, add, d float32, lo, hi, off int32) {
+	n := len(L)
+	x = x[:n]
+	if useAVX2 && n%16 == 0 && n > 0 {
+		levelsDivAVX2(&x[0], n, add, d, lo, hi, off, &L[0])
+		return
 	}
+	levelsDivGo(x, L, add, d, lo, hi, off)
 }
 
 // qkxTrials8 is qkxTrials8Generic; len(x) must be at most 32.

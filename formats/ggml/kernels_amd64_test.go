@@ -247,7 +247,11 @@ func TestQKXGroups8(t *testing.T) {
 			L2[k] = 0xee
 		}
 		useAVX2 = true
-		makeQKXQuants8(n, p.nmax, x, w, L1, p.rmin, p.rdelta, p.nstep, p.mad, p.qkx3, &st, &s1, &m1)
+		if makeQKXQuants8(n, p.nmax, x, w, L1, p.rmin, p.rdelta, p.nstep, p.mad, p.qkx3, &st, &s1, &m1) {
+			for j := 0; j < 8; j++ {
+				st.levels(j, n, L1[n*j:])
+			}
+		}
 		for j := 0; j < 8; j++ {
 			s2[j], m2[j] = makeQKXQuants(n, p.nmax, x[n*j:], w[n*j:n*j+n], L2[n*j:], p.rmin, p.rdelta, p.nstep, p.mad, p.qkx3)
 		}
@@ -325,7 +329,11 @@ func TestQXGroups8(t *testing.T) {
 		}
 		var s1, s2 [8]float32
 		L1, L2 := make([]int8, 8*n), make([]int8, 8*n)
-		makeQXQuants8(n, nmax, x, L1, q, &st, &s1)
+		if makeQXQuants8(n, nmax, x, L1, q, &st, &s1) {
+			for j := 0; j < 8; j++ {
+				st.levels(j, n, L1[n*j:])
+			}
+		}
 		for j := 0; j < 8; j++ {
 			var qj []float32
 			if q != nil {
@@ -349,4 +357,41 @@ func f32sI8(l []int8) []byte {
 		b[i] = byte(v)
 	}
 	return b
+}
+
+func TestLevelsDiv(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(32, 33))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1e-40, 1e30, -1e30}
+	for iter := 0; iter < 20000; iter++ {
+		n := 16 * (1 + r.IntN(2))
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 3)
+			if r.IntN(10) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		d := float32(r.ExpFloat64() * 0.3)
+		add := float32(0)
+		if r.IntN(2) == 0 {
+			add = float32(r.ExpFloat64())
+		}
+		if r.IntN(20) == 0 {
+			d = specials[r.IntN(len(specials))]
+		}
+		lo, hi, off := int32(0), int32(15), int32(0)
+		if r.IntN(2) == 0 {
+			lo, hi, off = -32, 31, 32
+		}
+		a, b := make([]uint8, n), make([]uint8, n)
+		levelsDiv(x, a, add, d, lo, hi, off)
+		levelsDivGo(x, b, add, d, lo, hi, off)
+		if string(a) != string(b) {
+			t.Fatalf("x=%v add %v d %v [%d,%d]+%d: %v, Go %v", x, add, d, lo, hi, off, a, b)
+		}
+	}
 }

@@ -617,3 +617,61 @@ qxg8lv:
 	JNZ     qxg8lv
 	VZEROUPPER
 	RET
+
+// out[i] = clamp(nearest_int((x[i] + add)/d), lo, hi) + off as bytes, for
+// n a multiple of 16: the requantization loops of the K-quants, elementwise
+// (x + 0 is x for the rounding: only a -0 turns +0, and both give level 0).
+// func levelsDivAVX2(x *float32, n int, add, d float32, lo, hi, off int32, out *byte)
+TEXT ·levelsDivAVX2(SB), NOSPLIT, $0-48
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	MOVQ    out+40(FP), DI
+	VBROADCASTSS add+16(FP), Y8
+	VBROADCASTSS d+20(FP), Y9
+	YBCAST($0x4b400000, Y10)
+	YBCAST($0x007fffff, Y11)
+	YBCAST($0x00400000, Y12)
+	MOVL    lo+24(FP), AX
+	VMOVD   AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL    hi+28(FP), AX
+	VMOVD   AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL    off+32(FP), AX
+	VMOVD   AX, X15
+	VPBROADCASTD X15, Y15
+	SHRQ    $4, CX
+	JEQ     ldone
+
+lloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VADDPS  Y8, Y0, Y0
+	VADDPS  Y8, Y1, Y1
+	VDIVPS  Y9, Y0, Y0
+	VDIVPS  Y9, Y1, Y1
+	VADDPS  Y10, Y0, Y0
+	VADDPS  Y10, Y1, Y1
+	VPAND   Y11, Y0, Y0
+	VPAND   Y11, Y1, Y1
+	VPSUBD  Y12, Y0, Y0
+	VPSUBD  Y12, Y1, Y1
+	VPMINSD Y14, Y0, Y0
+	VPMINSD Y14, Y1, Y1
+	VPMAXSD Y13, Y0, Y0
+	VPMAXSD Y13, Y1, Y1
+	VPADDD  Y15, Y0, Y0
+	VPADDD  Y15, Y1, Y1
+	VPACKSSDW Y1, Y0, Y2          // words 0-3 8-11 | 4-7 12-15
+	VPERMQ  $0xd8, Y2, Y2         // words 0..15
+	VEXTRACTI128 $1, Y2, X3
+	VPACKSSWB X3, X2, X2          // bytes 0..15
+	VMOVDQU X2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $16, DI
+	DECQ    CX
+	JNZ     lloop
+
+ldone:
+	VZEROUPPER
+	RET

@@ -228,6 +228,7 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, 
 	var Ls, Lm [8]uint8
 	var weights [qkK]float32
 	var mins, scales, sw [8]float32
+	var deferred bool
 	sc := b[4:16]
 	if qw == nil {
 		var maxScale, maxMin float32
@@ -247,7 +248,7 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, 
 				ws[l] = avX + abs32(v)
 			}
 		}
-		makeQKXQuants8(32, nmax, xb, weights[:], L[:], rmin, 0.1, nstep, false, false, st, &scales, &mins)
+		deferred = makeQKXQuants8(32, nmax, xb, weights[:], L[:], rmin, 0.1, nstep, false, false, st, &scales, &mins)
 		for j := 0; j < 8; j++ {
 			if scales[j] > maxScale {
 				maxScale = scales[j]
@@ -289,7 +290,7 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, 
 			}
 			sw[j] = sumw
 		}
-		makeQKXQuants8(32, nmax, xb, weights[:], L[:], -0.9, 0.05, 36, false, true, st, &scales, &mins)
+		deferred = makeQKXQuants8(32, nmax, xb, weights[:], L[:], -0.9, 0.05, 36, false, true, st, &scales, &mins)
 		dBlock := makeQPQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQPQuants(8, 63, mins[:], Lm[:], sw[:])
 		if nmax == 31 {
@@ -308,13 +309,13 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, 
 		s, m := scaleMinK4(j, sc)
 		d := d0 * float32(s)
 		if d == 0 {
+			if deferred {
+				st.levels(j, 32, L[32*j:])
+			}
 			continue
 		}
 		dm := m0 * float32(m)
-		for ii := 0; ii < 32; ii++ {
-			l := nearestInt((xb[32*j+ii] + dm) / d)
-			L[32*j+ii] = uint8(clampI(l, 0, nm))
-		}
+		levelsDiv(xb[32*j:32*j+32], L[32*j:32*j+32], dm, d, 0, nm, 0)
 	}
 }
 
@@ -376,16 +377,17 @@ func quantQ5K(y []byte, x []float32, qw []float32) {
 func quantQ6K(y []byte, x []float32, qw []float32) {
 	var L [qkK]int8
 	var scales [16]float32
-	var st qxGroups8
+	var st [2]qxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[210*ib:210*ib+210]
 		var maxScale, maxAbsScale float32
+		var deferred bool
 		for h := 0; h < 2; h++ {
 			var q []float32
 			if qw != nil {
 				q = qw[qkK*ib+128*h : qkK*ib+128*h+128]
 			}
-			makeQXQuants8(16, 32, xb[128*h:], L[128*h:], q, &st, (*[8]float32)(scales[8*h:]))
+			deferred = makeQXQuants8(16, 32, xb[128*h:], L[128*h:], q, &st[h], (*[8]float32)(scales[8*h:]))
 		}
 		for j := 0; j < 16; j++ {
 			s := scales[j]
@@ -408,12 +410,12 @@ func quantQ6K(y []byte, x []float32, qw []float32) {
 		for j := 0; j < 16; j++ {
 			d := d0 * float32(int8(sc[j]))
 			if d == 0 {
+				if deferred {
+					st[j/8].levels(j%8, 16, L[16*j:])
+				}
 				continue
 			}
-			for ii := 0; ii < 16; ii++ {
-				l := clampI(nearestInt(xb[16*j+ii]/d), -32, 31)
-				L[16*j+ii] = int8(l + 32)
-			}
+			levelsDivI8(xb[16*j:16*j+16], L[16*j:16*j+16], 0, d, -32, 31, 32)
 		}
 		ql, qh := b[0:128], b[128:192]
 		for j := 0; j < qkK; j += 128 {
