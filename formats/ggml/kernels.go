@@ -7,6 +7,15 @@ package ggml
 // while four trials share every instruction. The pure-Go versions below
 // define the kernels; kernels_amd64.s implements them with SSE2 (which has
 // no FMA, so nothing is fused), and TestKernels checks the two agree.
+//
+// Where the CPU has AVX2 (kernels_avx2_amd64.s, chosen at run time, see
+// useAVX2) the lanes are eight: eight trials at once (qkxTrials8,
+// qxTrials24), or, for the K-quants' searches, eight groups of a
+// super-block at once, each lane running one group's whole search in the
+// C's order (makeQKXQuants8, makeQXQuants8). Never a fused multiply-add,
+// never a sum across lanes. kernels_amd64_test.go checks every AVX2 kernel
+// against these definitions or the scalar ports, and the golden and fuzz
+// tests run both paths.
 
 // qkxSums4Go forms, for each lane j with scale iscale[j], the levels
 // l = clamp(nearest_int(iscale[j]*xm[i]), 0, nm) and the sums

@@ -8,8 +8,18 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"mlmf/formats"
 )
+
+// setAVX2 selects the AVX2 kernels (where the CPU has them) or the
+// fallback, and returns what restores the previous choice.
+func setAVX2(on bool) (restore func()) {
+	saved := useAVX2
+	useAVX2 = on && cpu.X86.HasAVX2
+	return func() { useAVX2 = saved }
+}
 
 // withAVX2 runs f with the AVX2 kernels on (when the CPU has them) and off.
 func withAVX2(t *testing.T, f func(t *testing.T)) {
