@@ -352,6 +352,15 @@ g8iacc:
 	// the trials
 	XORQ    R11, R11
 	MOVQ    num+24(FP), R12
+	MOVQ    n+16(FP), R13
+	SHLQ    $5, R13
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	LEAQ    1344(BX), R8
+	ADDQ    R13, SI
+	ADDQ    R13, DX
+	ADDQ    R13, R8
+	NEGQ    R13
 
 g8trial:
 	VBROADCASTSS (R12)(R11*4), Y0
@@ -362,26 +371,22 @@ g8trial:
 	VPXOR   Y2, Y2, Y2            // sum_l
 	VPXOR   Y3, Y3, Y3            // sum_l2
 	VPXOR   Y4, Y4, Y4            // sum_xl
-	MOVQ    xt+0(FP), SI
-	MOVQ    wt+8(FP), DX
-	LEAQ    1344(BX), R8
-	MOVQ    n+16(FP), CX
+	// SI, DX, R8 point past the ends of x, w and the levels; AX runs
+	// from -32n up to 0
+	MOVQ    R13, AX
 
 g8sum:
-	VMOVUPS (SI), Y5              // x
+	VMOVUPS (SI)(AX*1), Y5        // x
 	QKXLEVEL(Y5, Y0, Y1, Y6)
 	VCVTDQ2PS Y6, Y6              // l
-	VMOVUPS Y6, (R8)
-	VMULPS  (DX), Y6, Y7          // w*l
+	VMOVUPS Y6, (R8)(AX*1)
+	VMULPS  (DX)(AX*1), Y6, Y7    // w*l
 	VADDPS  Y7, Y2, Y2
 	VMULPS  Y6, Y7, Y6            // (w*l)*l
 	VADDPS  Y6, Y3, Y3
 	VMULPS  Y5, Y7, Y7            // (w*l)*x
 	VADDPS  Y7, Y4, Y4
-	ADDQ    $32, SI
-	ADDQ    $32, DX
-	ADDQ    $32, R8
-	DECQ    CX
+	ADDQ    $32, AX
 	JNZ     g8sum
 
 	// the fit
@@ -404,32 +409,32 @@ g8sum:
 
 	// cur_error
 	VPXOR   Y2, Y2, Y2
-	MOVQ    xt+0(FP), SI
-	MOVQ    wt+8(FP), DX
-	LEAQ    1344(BX), R8
-	MOVQ    n+16(FP), CX
-
-g8err:
-	VMULPS  (R8), Y6, Y3          // this_scale*l
-	VADDPS  Y7, Y3, Y3            // + this_min
-	VSUBPS  (SI), Y3, Y3          // - x
+	MOVQ    R13, AX
 	TESTQ   R10, R10
 	JEQ     g8esq
-	VANDPS  Y15, Y3, Y3
-	JMP     g8eacc
+
+g8eabs:
+	VMULPS  (R8)(AX*1), Y6, Y3    // this_scale*l
+	VADDPS  Y7, Y3, Y3            // + this_min
+	VSUBPS  (SI)(AX*1), Y3, Y3    // - x
+	VANDPS  Y15, Y3, Y3           // fabsf
+	VMULPS  (DX)(AX*1), Y3, Y3    // w*diff
+	VADDPS  Y3, Y2, Y2
+	ADDQ    $32, AX
+	JNZ     g8eabs
+	JMP     g8take
 
 g8esq:
-	VMULPS  Y3, Y3, Y3
-
-g8eacc:
-	VMULPS  (DX), Y3, Y3          // w*diff
+	VMULPS  (R8)(AX*1), Y6, Y3
+	VADDPS  Y7, Y3, Y3
+	VSUBPS  (SI)(AX*1), Y3, Y3
+	VMULPS  Y3, Y3, Y3            // diff*diff
+	VMULPS  (DX)(AX*1), Y3, Y3
 	VADDPS  Y3, Y2, Y2
-	ADDQ    $32, SI
-	ADDQ    $32, DX
-	ADDQ    $32, R8
-	DECQ    CX
-	JNZ     g8err
+	ADDQ    $32, AX
+	JNZ     g8esq
 
+g8take:
 	// D > 0 && cur_error < best_error: take the trial
 	VMOVUPS 160(BX), Y3
 	VCMPPS  $1, Y3, Y2, Y4        // cur_error < best_error
@@ -543,30 +548,35 @@ qxg8wv:
 	VPXOR   Y15, Y15, Y15
 	MOVQ    num+24(FP), R12
 	XORQ    R11, R11
+	// SI, DX, DI point past the ends of x, w and w*x; CX runs from -32n
+	// up to 0
+	MOVQ    n+16(FP), R13
+	SHLQ    $5, R13
+	MOVQ    xt+0(FP), SI
+	MOVQ    wt+8(FP), DX
+	LEAQ    1152(BX), DI
+	ADDQ    R13, SI
+	ADDQ    R13, DX
+	ADDQ    R13, DI
+	NEGQ    R13
 
 qxg8trial:
 	VBROADCASTSS (R12)(R11*4), Y0
 	VDIVPS  64(BX), Y0, Y0        // is
 	VPXOR   Y1, Y1, Y1            // sumlx
 	VPXOR   Y2, Y2, Y2            // suml2
-	MOVQ    xt+0(FP), SI
-	MOVQ    wt+8(FP), DX
-	LEAQ    1152(BX), DI
-	MOVQ    n+16(FP), CX
+	MOVQ    R13, CX
 
 qxg8sum:
-	VMOVUPS (SI), Y3
+	VMOVUPS (SI)(CX*1), Y3
 	QXLEVEL(Y3, Y0, Y4)
 	VCVTDQ2PS Y4, Y4              // l
-	VMULPS  (DI), Y4, Y5          // (w*x)*l
+	VMULPS  (DI)(CX*1), Y4, Y5    // (w*x)*l
 	VADDPS  Y5, Y1, Y1
-	VMULPS  (DX), Y4, Y5          // w*l
+	VMULPS  (DX)(CX*1), Y4, Y5    // w*l
 	VMULPS  Y4, Y5, Y5            // (w*l)*l
 	VADDPS  Y5, Y2, Y2
-	ADDQ    $32, SI
-	ADDQ    $32, DX
-	ADDQ    $32, DI
-	DECQ    CX
+	ADDQ    $32, CX
 	JNZ     qxg8sum
 
 	VDIVPS  Y2, Y1, Y3            // sumlx/suml2
