@@ -97,10 +97,7 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 		wv[i] = w[i] * v
 	}
 	var num [24]float32
-	fn := float32(nmax)
-	for k, t := range qxTenths {
-		num[k] = -(fn + t)
-	}
+	copy(num[:18], qxNums(nmax)[1:])
 	for k := 18; k < 24; k++ {
 		num[k] = num[17]
 	}
