@@ -30,6 +30,29 @@ func BenchmarkQuantize(b *testing.B) {
 	}
 }
 
+// BenchmarkQuantizeImatrix is BenchmarkQuantize's K-quants, one thread,
+// with importance weights (quantize_row_qN_K_impl's paths).
+func BenchmarkQuantizeImatrix(b *testing.B) {
+	x := normalRows(11, benchRows*benchCols)
+	im := normalRows(12, benchCols)
+	for i, v := range im {
+		im[i] = float32(v*v) + 0.01
+	}
+	for _, dt := range []formats.DType{formats.Q4_K, formats.Q6_K} {
+		b.Run(dt.String(), func(b *testing.B) {
+			rs, _ := RowSize(dt, benchCols)
+			q := make([]byte, benchRows*rs)
+			b.SetBytes(int64(4 * len(x)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Quantize(q, x, dt, benchCols, im); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkQuantizeAll(b *testing.B) {
 	x := normalRows(11, benchRows*benchCols)
 	for _, dt := range quantTypes() {

@@ -1,6 +1,7 @@
 package ggml
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"testing"
@@ -96,6 +97,17 @@ func FuzzQuantize(f *testing.F) {
 		q := make([]byte, len(x)/nPerRow*rs)
 		if err := Quantize(q, x, dt, nPerRow, im); err != nil {
 			t.Fatal(err)
+		}
+		// the fallback kernels (SSE2, pure Go) must give the same bytes
+		restore := setAVX2(false)
+		q2 := make([]byte, len(q))
+		err = Quantize(q2, x, dt, nPerRow, im)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(q, q2) {
+			t.Fatalf("%v: the AVX2 and fallback kernels differ", dt)
 		}
 		y := make([]float32, len(x))
 		if err := Dequantize(y, q, dt); err != nil {

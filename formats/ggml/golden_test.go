@@ -83,30 +83,37 @@ func TestGolden(t *testing.T) {
 				}
 				return
 			}
-			x := f32s(b64(t, g.Input))
-			im := f32s(b64(t, g.Imatrix))
-			for _, c := range []struct {
-				name string
-				im   []float32
-				want []byte
-			}{{"plain", nil, b64(t, g.Quant)}, {"imatrix", im, b64(t, g.QuantImatrix)}} {
-				got := make([]byte, len(c.want))
-				if err := Quantize(got, x, dt, g.NPerRow, c.im); err != nil {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				if !bytes.Equal(got, c.want) {
-					i := 0
-					for got[i] == c.want[i] {
-						i++
-					}
-					t.Fatalf("%s: byte %d (block %d) = %#02x, ggml %#02x", c.name, i, i/dt.TypeSize(), got[i], c.want[i])
-				}
-			}
+			checkGoldenQuant(t, g, dt)
 		})
 	}
 	for d := range dequantizers {
 		if !seen[d] {
 			t.Errorf("no golden vectors for %v", d)
+		}
+	}
+}
+
+// checkGoldenQuant quantizes g's input without and with its imatrix and
+// compares with libggml's bytes.
+func checkGoldenQuant(t *testing.T, g golden, dt formats.DType) {
+	t.Helper()
+	x := f32s(b64(t, g.Input))
+	im := f32s(b64(t, g.Imatrix))
+	for _, c := range []struct {
+		name string
+		im   []float32
+		want []byte
+	}{{"plain", nil, b64(t, g.Quant)}, {"imatrix", im, b64(t, g.QuantImatrix)}} {
+		got := make([]byte, len(c.want))
+		if err := Quantize(got, x, dt, g.NPerRow, c.im); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !bytes.Equal(got, c.want) {
+			i := 0
+			for got[i] == c.want[i] {
+				i++
+			}
+			t.Fatalf("%s: byte %d (block %d) = %#02x, ggml %#02x", c.name, i, i/dt.TypeSize(), got[i], c.want[i])
 		}
 	}
 }

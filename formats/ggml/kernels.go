@@ -7,6 +7,15 @@ package ggml
 // while four trials share every instruction. The pure-Go versions below
 // define the kernels; kernels_amd64.s implements them with SSE2 (which has
 // no FMA, so nothing is fused), and TestKernels checks the two agree.
+//
+// Where the CPU has AVX2 (kernels_avx2_amd64.s, chosen at run time, see
+// useAVX2) the lanes are eight: eight trials at once (qkxTrials8,
+// qxTrials24), or, for the K-quants' searches, eight groups of a
+// super-block at once, each lane running one group's whole search in the
+// C's order (makeQKXQuants8, makeQXQuants8). Never a fused multiply-add,
+// never a sum across lanes. kernels_amd64_test.go checks every AVX2 kernel
+// against these definitions or the scalar ports, and the golden and fuzz
+// tests run both paths.
 
 // qkxSums4Go forms, for each lane j with scale iscale[j], the levels
 // l = clamp(nearest_int(iscale[j]*xm[i]), 0, nm) and the sums
@@ -94,5 +103,124 @@ func iq4Sums4Go(x, w []float32, id *[4]float32, out *[8]float32) {
 			out[j] += float32(float32(w[i]*q) * v)
 			out[4+j] += float32(float32(w[i]*q) * q)
 		}
+	}
+}
+
+// qkxRes8 is what qkxTrials8 reports for each of its eight trials j.
+type qkxRes8 struct {
+	isc [8]float32 // the trial's iscale, num[j]/den
+	ts  [8]float32 // this_scale and this_min of the fit (lanes with ok set)
+	tm  [8]float32
+	err [8]float32 // cur_error (lanes with ok set)
+	ok  uint32     // bit j: the fit's D > 0
+}
+
+// qkxTrials8Generic runs eight make_qkx trials (the loop body of
+// make_qkx{2,3}_quants for rmin + rdelta*is + nmax = num[j]) from the
+// current min: isc = num[j]/den (den = max - min), the level sums
+// (qkxSums4), the fit (qkxFit) and, for batches of four with any D > 0, the
+// errors (qkxErr4).
+func qkxTrials8Generic(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
+	for h := 0; h < 8; h += 4 {
+		var isc, ts, tm [4]float32
+		for j := range isc {
+			isc[j] = num[h+j] / den
+			r.isc[h+j] = isc[j]
+		}
+		var sums [12]float32
+		qkxSums4(x, xm, w, &isc, nm, &sums)
+		any := false
+		for j := 0; j < 4; j++ {
+			ok, s, m := qkxFit(sumW, sumX, sums[j], sums[4+j], sums[8+j])
+			ts[j], tm[j] = s, m
+			r.ts[h+j], r.tm[h+j] = s, m
+			if ok {
+				any = true
+				r.ok |= 1 << (h + j)
+			} else {
+				r.ok &^= 1 << (h + j)
+			}
+		}
+		if !any {
+			continue
+		}
+		var errs [4]float32
+		qkxErr4(x, xm, w, &isc, &ts, &tm, nm, mad, &errs)
+		copy(r.err[h:h+4], errs[:])
+	}
+}
+
+// qxRes24 is what qxTrials24 reports for each of its 24 trials j.
+type qxRes24 struct {
+	is    [24]float32 // num[j]/max
+	sumlx [24]float32
+	suml2 [24]float32
+	c     [24]int32 // scratch for the AVX2 kernel
+}
+
+// qxTrials24Generic runs 24 make_qx_quants trials, is = num[j]/max and the
+// sums of qxSums4 for each, four at a time.
+func qxTrials24Generic(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *qxRes24) {
+	for h := 0; h < 24; h += 4 {
+		var is [4]float32
+		for j := range is {
+			is[j] = num[h+j] / max
+			r.is[h+j] = is[j]
+		}
+		var sums [8]float32
+		qxSums4(x, w, wv, &is, nm, &sums)
+		copy(r.sumlx[h:h+4], sums[:4])
+		copy(r.suml2[h:h+4], sums[4:])
+	}
+}
+
+// qkxGroups8 is the state and the results of qkxGroups8AVX2 (the layout is
+// the assembly's), and the transposed input it reads.
+type qkxGroups8 struct {
+	min0, min, max, sumW, sumX [8]float32
+	bestErr, scale, bisc, bmin [8]float32
+	flat                       [8]int32
+	lt                         [256]int32   // levels, [8*i+g]
+	lv                         [256]float32 // scratch
+	xt, wt                     [256]float32 // x and weights, [8*i+g]
+}
+
+// qxGroups8 is the state and the results of qxGroups8AVX2 (the layout is
+// the assembly's), and the transposed input it reads.
+type qxGroups8 struct {
+	scale, bis, max [8]float32
+	flat            [8]int32
+	lt              [256]int32   // levels, [8*i+g]
+	wv              [256]float32 // w*x
+	xt, wt          [256]float32 // x and weights, [8*i+g]
+}
+
+// levelsDivGo is levelsDiv: the K-quants' requantization of a group.
+func levelsDivGo(x []float32, L []uint8, add, d float32, lo, hi, off int32) {
+	x = x[:len(L)]
+	if add == 0 {
+		for i, v := range x {
+			L[i] = uint8(clampI(nearestInt(v/d), lo, hi) + off)
+		}
+		return
+	}
+	for i, v := range x {
+		L[i] = uint8(clampI(nearestInt((v+add)/d), lo, hi) + off)
+	}
+}
+
+// levels copies group j's levels (n of them) out of the kernel's state.
+func (st *qkxGroups8) levels(j, n int, L []uint8) {
+	L = L[:n]
+	for i := range L {
+		L[i] = uint8(st.lt[8*i+j])
+	}
+}
+
+// levels copies group j's levels (n of them) out of the kernel's state.
+func (st *qxGroups8) levels(j, n int, L []int8) {
+	L = L[:n]
+	for i := range L {
+		L[i] = int8(st.lt[8*i+j])
 	}
 }

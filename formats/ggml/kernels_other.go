@@ -14,6 +14,46 @@ func qxSums4(x, w, wv []float32, iscale *[4]float32, nm int32, out *[8]float32) 
 	qxSums4Go(x, w, wv, iscale, nm, out)
 }
 
+const useAVX2 = false
+
+func qkxTrials8(x, xm, w []float32, num *[8]float32, den, sumW, sumX float32, nm int32, mad bool, r *qkxRes8) {
+	qkxTrials8Generic(x, xm, w, num, den, sumW, sumX, nm, mad, r)
+}
+
+func qxTrials24(x, w, wv []float32, num *[24]float32, max float32, nm int32, r *qxRes24) {
+	qxTrials24Generic(x, w, wv, num, max, nm, r)
+}
+
+func makeQKXQuants8(n, nmax int, x, w []float32, L []uint8, rmin, rdelta float32, nstep int,
+	useMAD, qkx3 bool, st *qkxGroups8, scales, mins *[8]float32) (deferred bool) {
+	for j := 0; j < 8; j++ {
+		scales[j], mins[j] = makeQKXQuants(n, nmax, x[n*j:], w[n*j:n*j+n], L[n*j:], rmin, rdelta, nstep, useMAD, qkx3)
+	}
+	return false
+}
+
+func makeQXQuants8(n, nmax int, x []float32, L []int8, qw []float32, st *qxGroups8, scales *[8]float32) (deferred bool) {
+	for j := 0; j < 8; j++ {
+		var q []float32
+		if qw != nil {
+			q = qw[n*j : n*j+n]
+		}
+		scales[j] = makeQXQuants(n, nmax, x[n*j:], L[n*j:], 1, q)
+	}
+	return false
+}
+
+func levelsDivI8(x []float32, L []int8, add, d float32, lo, hi, off int32) {
+	x = x[:len(L)]
+	for i, v := range x {
+		L[i] = int8(clampI(nearestInt((v+add)/d), lo, hi) + off)
+	}
+}
+
+func levelsDiv(x []float32, L []uint8, add, d float32, lo, hi, off int32) {
+	levelsDivGo(x, L, add, d, lo, hi, off)
+}
+
 func q4_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }
 
 func q8_0Block(x []float32, qs []byte) (d float32, ok bool) { return 0, false }

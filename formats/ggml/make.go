@@ -5,6 +5,11 @@ package ggml
 // float32 operation is the C one; products that feed a sum are rounded
 // explicitly (see float.go).
 
+import (
+	"math"
+	"sync/atomic"
+)
+
 const groupMaxEps = 1e-15
 
 func clampI(l, lo, hi int32) int32 {
@@ -83,34 +88,70 @@ func makeQXQuants(n, nmax int, x []float32, L []int8, rmseType int, qw []float32
 	best := scale * sumlx
 	// The 18 trial scales (is = -9..-1, 1..9) are independent of each other;
 	// only the acceptance test reads the running best. So their sums are
-	// formed four trials at a time (kernels.go) and the trials are then
-	// judged in the C's order, giving the C's result.
+	// formed together (kernels.go) and the trials are then judged in the
+	// C's order, giving the C's result. Only the last accepted trial's
+	// levels survive in the C, so they are formed once, at the end.
 	var wvBuf [32]float32
 	wv := wvBuf[:n]
 	for i, v := range x {
 		wv[i] = w[i] * v
 	}
-	trials := [20]int{-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	for k := 0; k < 18; k += 4 {
-		var is [4]float32
-		var sums [8]float32
-		for j := range is {
-			if k+j < 18 {
-				is[j] = -(float32(nmax) + float32(0.1*float32(trials[k+j]))) / max
-			}
+	var num [24]float32
+	copy(num[:18], qxNums(nmax)[1:])
+	for k := 18; k < 24; k++ {
+		num[k] = num[17]
+	}
+	var r qxRes24
+	qxTrials24(x, w, wv, &num, max, nm, &r)
+	bestK := -1
+	for k := 0; k < 18; k++ {
+		sumlx, suml2 := r.sumlx[k], r.suml2[k]
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+			bestK = k
+			scale = sumlx / suml2
+			best = scale * sumlx
 		}
-		qxSums4(x, w, wv, &is, nm, &sums)
-		for j := 0; j < 4 && k+j < 18; j++ {
-			sumlx, suml2 := sums[j], sums[4+j]
-			if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
-				qxLevels(x, L, is[j], nm)
-				scale = sumlx / suml2
-				best = scale * sumlx
-			}
-		}
+	}
+	if bestK >= 0 {
+		qxLevels(x, L, r.is[bestK], nm)
 	}
 	return scale
 }
+
+// qxNums returns make_qx_quants' iscale numerators for nmax: -nmax, then
+// -(nmax + 0.1f*is) for is = -9..-1, 1..9 (computed once per nmax).
+func qxNums(nmax int) *[19]float32 {
+	if nmax < len(qxNumTab) {
+		if t := qxNumTab[nmax].Load(); t != nil {
+			return t
+		}
+	}
+	t := new([19]float32)
+	fn := float32(nmax)
+	t[0] = float32(-nmax)
+	for k, v := range qxTenths {
+		t[1+k] = -(fn + v)
+	}
+	if nmax < len(qxNumTab) {
+		qxNumTab[nmax].Store(t)
+	}
+	return t
+}
+
+var qxNumTab [64]atomic.Pointer[[19]float32]
+
+// qxTenths is 0.1f*is for make_qx_quants' trials is = -9..-1, 1..9.
+var qxTenths = func() (t [18]float32) {
+	tenth := float32(0.1)
+	for k := range t {
+		is := k - 9
+		if is >= 0 {
+			is++
+		}
+		t[k] = tenth * float32(is)
+	}
+	return t
+}()
 
 // qxLevels stores make_qx_quants' levels for iscale in L.
 func qxLevels(x []float32, L []int8, iscale float32, nm int32) {
@@ -245,7 +286,6 @@ func makeQKXQuants(n, nmax int, x, w []float32, L []uint8,
 	var bestError float32
 	for i, v := range x {
 		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nm)
-		L[i] = uint8(l)
 		diff := float32(float32(scale*float32(l))+min) - v
 		if useMAD {
 			diff = abs32(diff)
@@ -254,59 +294,59 @@ func makeQKXQuants(n, nmax int, x, w []float32, L []uint8,
 		}
 		bestError += float32(w[i] * diff)
 	}
-	if nstep < 1 {
-		return scale, -min
-	}
-	// The trials are independent while min stays put: four at a time get
-	// their sums and errors from the kernels (kernels.go), and are then
-	// judged in the C's order. When one is taken and moves min, the trials
-	// after it are redone from the new min, as the C would.
-	for is := 0; is <= nstep; {
-		k := nstep + 1 - is
-		if k > 4 {
-			k = 4
+	// L is the levels of the last accepted trial (or of iscale): formed
+	// once, at the end, from that trial's iscale and the min it ran with.
+	bestIsc, bestMin := iscale, min
+	if nstep >= 1 {
+		// The trials are independent while min stays put: eight at a time
+		// get their sums, fits and errors from qkxTrials8 (kernels.go), and
+		// are then judged in the C's order. When one is taken and moves min,
+		// the trials after it are redone from the new min, as the C would.
+		var num [qkxMaxStep + 8]float32
+		if nstep > qkxMaxStep {
+			panic("ggml: make_qkx nstep too large")
 		}
-		var isc, ts, tm [4]float32
-		var ok [4]bool
-		for j := 0; j < k; j++ {
-			isc[j] = (float32(rmin+float32(rdelta*float32(is+j))) + float32(nmax)) / (max - min)
+		for is := 0; is <= nstep; is++ {
+			num[is] = float32(rmin+float32(rdelta*float32(is))) + float32(nmax)
 		}
-		var sums [12]float32
-		qkxSums4(x, xm, w, &isc, nm, &sums)
-		any := false
-		for j := 0; j < k; j++ {
-			ok[j], ts[j], tm[j] = qkxFit(sumW, sumX, sums[j], sums[4+j], sums[8+j])
-			any = any || ok[j]
-		}
-		if !any {
-			is += k
-			continue
-		}
-		var errs [4]float32
-		qkxErr4(x, xm, w, &isc, &ts, &tm, nm, useMAD, &errs)
-		next := is + k
-		for j := 0; j < k; j++ {
-			if !ok[j] || !(errs[j] < bestError) {
-				continue
+		var r qkxRes8
+		for is := 0; is <= nstep; {
+			k := nstep + 1 - is
+			if k > 8 {
+				k = 8
 			}
-			for i := range x {
-				L[i] = uint8(clampI(nearestInt(float32(isc[j]*xm[i])), 0, nm))
-			}
-			bestError = errs[j]
-			scale = ts[j]
-			if tm[j] != min {
-				min = tm[j]
-				for i, v := range x {
-					xm[i] = v - min
+			qkxTrials8(x, xm, w, (*[8]float32)(num[is:is+8]), max-min, sumW, sumX, nm, useMAD, &r)
+			next := is + k
+			for j := 0; j < k; j++ {
+				if r.ok&(1<<j) == 0 || !(r.err[j] < bestError) {
+					continue
 				}
-				next = is + j + 1
-				break
+				bestError = r.err[j]
+				scale = r.ts[j]
+				bestIsc, bestMin = r.isc[j], min
+				// The C sets min = this_min: compared by bits, so that a
+				// +0 replacing a -0 min is kept (it shows in the_min).
+				if math.Float32bits(r.tm[j]) != math.Float32bits(min) {
+					min = r.tm[j]
+					for i, v := range x {
+						xm[i] = v - min
+					}
+					next = is + j + 1
+					break
+				}
 			}
+			is = next
 		}
-		is = next
+	}
+	for i, v := range x {
+		L[i] = uint8(clampI(nearestInt(float32(bestIsc*float32(v-bestMin))), 0, nm))
 	}
 	return scale, -min
 }
+
+// qkxMaxStep is the largest nstep makeQKXQuants takes (make_qkx3_quants'
+// 36).
+const qkxMaxStep = 40
 
 // qkxFit is the least-squares scale and min of one make_qkx trial, with
 // the C's clamp of a positive min; ok is the C's D > 0.

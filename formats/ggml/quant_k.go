@@ -222,11 +222,13 @@ func packK4Scales(sc []byte, ls, lm []uint8) {
 }
 
 // kScalesMins computes the 6-bit scales/mins of a Q4_K/Q5_K super-block
-// (32-element groups) and the requantized levels in L. nmax is 15 or 31.
-func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) {
+// (32-element groups) and the requantized levels in L. nmax is 15 or 31;
+// st is makeQKXQuants8's scratch.
+func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8, st *qkxGroups8) {
 	var Ls, Lm [8]uint8
-	var weights [32]float32
+	var weights [qkK]float32
 	var mins, scales, sw [8]float32
+	var deferred bool
 	sc := b[4:16]
 	if qw == nil {
 		var maxScale, maxMin float32
@@ -241,10 +243,13 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 				sumX2 += float32(v * v)
 			}
 			avX := sqrtf(sumX2 / 32)
+			ws := weights[32*j : 32*j+32]
 			for l, v := range xs {
-				weights[l] = avX + abs32(v)
+				ws[l] = avX + abs32(v)
 			}
-			scales[j], mins[j] = makeQKX2Quants(32, nmax, xs, weights[:], L[32*j:], rmin, 0.1, nstep, false)
+		}
+		deferred = makeQKXQuants8(32, nmax, xb, weights[:], L[:], rmin, 0.1, nstep, false, false, st, &scales, &mins)
+		for j := 0; j < 8; j++ {
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -275,16 +280,17 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 		for j := 0; j < 8; j++ {
 			xs := xb[32*j : 32*j+32]
 			q := qw[32*j : 32*j+32]
+			ws := weights[32*j : 32*j+32]
 			for l, v := range xs {
-				weights[l] = q[l] * sqrtf(sigma2+float32(v*v))
+				ws[l] = q[l] * sqrtf(sigma2+float32(v*v))
 			}
 			var sumw float32
-			for _, w := range weights {
+			for _, w := range ws {
 				sumw += w
 			}
 			sw[j] = sumw
-			scales[j], mins[j] = makeQKX3Quants(32, nmax, xs, weights[:], L[32*j:], -0.9, 0.05, 36, false)
 		}
+		deferred = makeQKXQuants8(32, nmax, xb, weights[:], L[:], -0.9, 0.05, 36, false, true, st, &scales, &mins)
 		dBlock := makeQPQuants(8, 63, scales[:], Ls[:], sw[:])
 		mBlock := makeQPQuants(8, 63, mins[:], Lm[:], sw[:])
 		if nmax == 31 {
@@ -303,26 +309,27 @@ func kScalesMins(b []byte, xb []float32, qw []float32, nmax int, L *[qkK]uint8) 
 		s, m := scaleMinK4(j, sc)
 		d := d0 * float32(s)
 		if d == 0 {
+			if deferred {
+				st.levels(j, 32, L[32*j:])
+			}
 			continue
 		}
 		dm := m0 * float32(m)
-		for ii := 0; ii < 32; ii++ {
-			l := nearestInt((xb[32*j+ii] + dm) / d)
-			L[32*j+ii] = uint8(clampI(l, 0, nm))
-		}
+		levelsDiv(xb[32*j:32*j+32], L[32*j:32*j+32], dm, d, 0, nm, 0)
 	}
 }
 
 // block_q4_K: d, dmin, scales[12], qs[128].
 func quantQ4K(y []byte, x []float32, qw []float32) {
 	var L [qkK]uint8
+	var st qkxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[144*ib:144*ib+144]
 		var q []float32
 		if qw != nil {
 			q = qw[qkK*ib : qkK*ib+qkK]
 		}
-		kScalesMins(b, xb, q, 15, &L)
+		kScalesMins(b, xb, q, 15, &L, &st)
 		qs := b[16:144]
 		for j := 0; j < qkK; j += 64 {
 			for l := 0; l < 32; l++ {
@@ -335,13 +342,14 @@ func quantQ4K(y []byte, x []float32, qw []float32) {
 // block_q5_K: d, dmin, scales[12], qh[32], qs[128].
 func quantQ5K(y []byte, x []float32, qw []float32) {
 	var L [qkK]uint8
+	var st qkxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[176*ib:176*ib+176]
 		var q []float32
 		if qw != nil {
 			q = qw[qkK*ib : qkK*ib+qkK]
 		}
-		kScalesMins(b, xb, q, 31, &L)
+		kScalesMins(b, xb, q, 31, &L, &st)
 		qh, ql := b[16:48], b[48:176]
 		clear(qh)
 		m1, m2 := uint8(1), uint8(2)
@@ -369,16 +377,20 @@ func quantQ5K(y []byte, x []float32, qw []float32) {
 func quantQ6K(y []byte, x []float32, qw []float32) {
 	var L [qkK]int8
 	var scales [16]float32
+	var st [2]qxGroups8
 	for ib := 0; ib < len(x)/qkK; ib++ {
 		xb, b := x[qkK*ib:qkK*ib+qkK], y[210*ib:210*ib+210]
 		var maxScale, maxAbsScale float32
-		for j := 0; j < 16; j++ {
+		var deferred bool
+		for h := 0; h < 2; h++ {
 			var q []float32
 			if qw != nil {
-				q = qw[qkK*ib+16*j : qkK*ib+16*j+16]
+				q = qw[qkK*ib+128*h : qkK*ib+128*h+128]
 			}
-			s := makeQXQuants(16, 32, xb[16*j:], L[16*j:], 1, q)
-			scales[j] = s
+			deferred = makeQXQuants8(16, 32, xb[128*h:], L[128*h:], q, &st[h], (*[8]float32)(scales[8*h:]))
+		}
+		for j := 0; j < 16; j++ {
+			s := scales[j]
 			if as := abs32(s); as > maxAbsScale {
 				maxAbsScale = as
 				maxScale = s
@@ -398,12 +410,12 @@ func quantQ6K(y []byte, x []float32, qw []float32) {
 		for j := 0; j < 16; j++ {
 			d := d0 * float32(int8(sc[j]))
 			if d == 0 {
+				if deferred {
+					st[j/8].levels(j%8, 16, L[16*j:])
+				}
 				continue
 			}
-			for ii := 0; ii < 16; ii++ {
-				l := clampI(nearestInt(xb[16*j+ii]/d), -32, 31)
-				L[16*j+ii] = int8(l + 32)
-			}
+			levelsDivI8(xb[16*j:16*j+16], L[16*j:16*j+16], 0, d, -32, 31, 32)
 		}
 		ql, qh := b[0:128], b[128:192]
 		for j := 0; j < qkK; j += 128 {

@@ -220,6 +220,11 @@ def rows_of(kind: str, nrows: int, n: int, rng: np.random.Generator) -> np.ndarr
         x[6] = -rng.exponential(1.0, n)               # all negative
         x[7, ::2] = rng.standard_normal(n // 2)       # half zeros
         return x
+    if kind == "negzero":  # non-negative with -0.0s: min is -0 until a fit moves it to +0
+        x = np.abs(rng.standard_normal((nrows, n)))
+        for r in range(nrows):
+            x[r, r % 5::2 + r % 7] = -0.0
+        return x
     if kind == "nonfinite":  # NaN and +-Inf among normal values: garbage in, but the same garbage
         x = rng.standard_normal((nrows, n))
         for r in range(nrows):
@@ -230,7 +235,7 @@ def rows_of(kind: str, nrows: int, n: int, rng: np.random.Generator) -> np.ndarr
     raise ValueError(kind)
 
 
-DISTS = ["normal", "uniform", "heavy", "positive", "scaled", "outliers", "special", "nonfinite"]
+DISTS = ["normal", "uniform", "heavy", "positive", "scaled", "outliers", "special", "negzero", "nonfinite"]
 
 # ---------------------------------------------------------------- tests
 
