@@ -38,9 +38,10 @@ bench: build venv ## benchmarks against their anchors (Python libraries, cat), p
 fuzz: ## run every Fuzz target for FUZZTIME each (default 30s)
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, and a build for arm64 (the assembly's pure-Go fallbacks)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
 
 fixtures: venv ## regenerate the committed fixtures and the embedded demo checkpoint (Go and the Python oracles)
 	$(GO) run ./internal/cmd/fixtures -root .

@@ -4,6 +4,8 @@ package cast
 
 var hasAVX2 = false
 
+var hasF16C = false
+
 var useSIMD = false
 
 func f32ToBF16Vec(d []uint16, s []uint32) int { return 0 }
