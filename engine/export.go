@@ -43,12 +43,21 @@ type ExportRequest struct {
 	// file, but it can take a vocabulary from elsewhere); without it a
 	// directory whose tokenizer cannot be read is refused.
 	NoVocab bool
+	// Rules are user mapping rules (a mapping file, `--rules`, or the TUI's
+	// fixer): extra name rules and skips over the architecture's, and their
+	// arch, when set, overrides detection.
+	Rules *mapping.Rules
+	// DropUnmapped writes the file without the tensors no rule maps
+	// (listed in ExportResult.Dropped) instead of refusing it.
+	DropUnmapped bool
 }
 
 // ExportResult describes a finished export.
 type ExportResult struct {
 	Arch    string
 	Tensors int
+	// Dropped are the unmapped source tensors left out (DropUnmapped).
+	Dropped []string
 	Bytes   int64
 	Elapsed time.Duration
 }
@@ -94,7 +103,11 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		req.Type = guessType(infos)
 	}
 	fileType := fileTypes[req.Type]
-	det := mapping.Detect(mapping.DetectInput{Config: cfg, Tensors: infos})
+	din := mapping.DetectInput{Config: cfg, Tensors: infos}
+	if req.Rules != nil {
+		din.Override = req.Rules.Arch
+	}
+	det := mapping.Detect(din)
 	if det.Arch == "" {
 		return nil, fmt.Errorf("export: %s: architecture not detected: %s", req.Source, det.Reason)
 	}
@@ -109,11 +122,18 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	m, err := mapping.NewMapper(det.Arch, cfg, nil)
+	m, err := mapping.NewMapper(det.Arch, cfg, req.Rules)
 	if err != nil {
 		return nil, err
 	}
 	rep := m.Report(infos)
+	var dropped []string
+	if req.DropUnmapped {
+		for _, u := range rep.Unmapped {
+			dropped = append(dropped, u.Name)
+		}
+		rep.Unmapped = nil
+	}
 	if err := checkReport(req.Source, rep); err != nil {
 		return nil, err
 	}
@@ -200,7 +220,7 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 		}
 		return nil, fmt.Errorf("export: %s: %w", req.Source, err)
 	}
-	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Bytes: total, Elapsed: time.Since(start)}, nil
+	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Dropped: dropped, Bytes: total, Elapsed: time.Since(start)}, nil
 }
 
 // guessType is convert_hf_to_gguf.py's --outtype auto: the dtype of the
@@ -252,7 +272,7 @@ func checkReport(src string, rep *mapping.Report) error {
 		extra = fmt.Sprintf("\n  … and %d more", len(problems)-maxList)
 		problems = problems[:maxList]
 	}
-	return fmt.Errorf("export: %s: the mapping does not cover the checkpoint (see `mlmf map %s`):\n  %s%s",
+	return fmt.Errorf("export: %s: the mapping does not cover the checkpoint (see `mlmf map %s`; a mapping file given with --rules can fix names, --drop-unmapped leaves unmapped tensors out):\n  %s%s",
 		src, src, strings.Join(problems, "\n  "), extra)
 }
 

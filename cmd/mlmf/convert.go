@@ -14,6 +14,7 @@ import (
 	"mlmf/engine"
 	"mlmf/engine/quant"
 	"mlmf/formats"
+	"mlmf/mapping"
 )
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,6 +30,8 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&tensorTypes, "tensor-type", "with --to gguf and a preset --type: REGEX=TYPE for the tensors whose GGUF name matches (repeatable, first match wins)")
 	outType := fs.String("output-tensor-type", "", "with --to gguf and a preset --type: type of output.weight")
 	embType := fs.String("token-embedding-type", "", "with --to gguf and a preset --type: type of token_embd.weight")
+	rules := fs.String("rules", "", "with --to gguf: a mapping file (YAML, as `mlmf map --rules` and the TUI's fixer write) merged over the built-in rules")
+	dropUnmapped := fs.Bool("drop-unmapped", false, "with --to gguf: leave out the tensors no rule maps instead of refusing the checkpoint")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0|PRESET] [--no-vocab]")
@@ -58,19 +61,29 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch *to {
 	case "safetensors":
-		if *typ != "" || *noVocab || len(tensorTypes) > 0 || *outType != "" || *embType != "" {
-			return fmt.Errorf("convert: --type, --no-vocab and the tensor type flags apply to --to gguf; use --dtype for safetensors")
+		if *typ != "" || *noVocab || len(tensorTypes) > 0 || *outType != "" || *embType != "" || *rules != "" || *dropUnmapped {
+			return fmt.Errorf("convert: --type, --no-vocab, --rules, --drop-unmapped and the tensor type flags apply to --to gguf; use --dtype for safetensors")
 		}
 	case "gguf":
 		if *dtype != "" || *shard != "" || *saturate {
 			return fmt.Errorf("convert: --dtype, --shard-size and --saturate apply to --to safetensors and hf; use --type for gguf")
 		}
-		req := engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab}
+		req := engine.ExportRequest{Source: pos[0], Output: pos[1], NoVocab: *noVocab, DropUnmapped: *dropUnmapped}
 		if err := exportTypes(&req, *typ, tensorTypes, *outType, *embType); err != nil {
 			return err
 		}
+		if *rules != "" {
+			r, err := mapping.LoadRules(*rules)
+			if err != nil {
+				return fmt.Errorf("convert: --rules: %w", err)
+			}
+			req.Rules = r
+		}
 		return runExportGGUF(ctx, req, tty, stdout, stderr)
 	case "hf":
+		if *rules != "" || *dropUnmapped {
+			return fmt.Errorf("convert: --rules and --drop-unmapped apply to --to gguf")
+		}
 		if *typ != "" || len(tensorTypes) > 0 || *outType != "" || *embType != "" {
 			return fmt.Errorf("convert: --type, --tensor-type, --output-tensor-type and --token-embedding-type apply to --to gguf; use --dtype for hf")
 		}
@@ -187,6 +200,9 @@ func runExportGGUF(ctx context.Context, req engine.ExportRequest, tty bool, stdo
 	}
 	secs := res.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s in %.2fs\n", req.Output, res.Arch, res.Tensors, humanBytes(res.Bytes), secs)
+	if len(res.Dropped) > 0 {
+		fmt.Fprintf(stdout, "left out %d unmapped tensors (--drop-unmapped): %s\n", len(res.Dropped), strings.Join(res.Dropped, ", "))
+	}
 	return nil
 }
 

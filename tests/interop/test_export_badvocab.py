@@ -71,3 +71,42 @@ def test_special_token_outside_vocabulary(mlmf, demo_copy, tmp_path):
     tc_path.write_text(json.dumps(tc))
     err = refused(mlmf, demo_copy, tmp_path)
     assert "outside the vocabulary" in err and str(cfg["vocab_size"] + 100) in err
+
+
+def gguf_tensors(path):
+    import gguf
+
+    return [(t.name, t.tensor_type.name, t.data.tobytes()) for t in gguf.GGUFReader(str(path)).tensors]
+
+
+def test_rules_file_fixes_renamed_tensors(mlmf, repo_root, tmp_path):
+    """testdata/tiny-renamed is the demo with mlp.down_proj renamed proj_out:
+    refused as is, and with a mapping file (the format `mlmf map --rules` and
+    the TUI's fixer write) it exports the demo's tensors byte for byte."""
+    src = repo_root / "testdata" / "tiny-renamed"
+    err = refused(mlmf, src, tmp_path, "--no-vocab")
+    assert "proj_out" in err and "--rules" in err
+    rules = tmp_path / "fix.yaml"
+    rules.write_text("arch: llama\nrules:\n  - hf: model.layers.{bid}.mlp.proj_out.weight\n"
+                     "    canonical: blk.{bid}.ffn_down.weight\n")
+    ours, demo = tmp_path / "fixed.gguf", tmp_path / "demo.gguf"
+    mlmf.run("convert", src, ours, "--to", "gguf", "--type", "F16", "--no-vocab", "--rules", rules)
+    mlmf.run("convert", repo_root / "internal" / "demo" / "checkpoint", demo, "--to", "gguf", "--type", "F16", "--no-vocab")
+    # (the order follows the source's tensor order, which the rename changed)
+    assert sorted(gguf_tensors(ours)) == sorted(gguf_tensors(demo))
+
+
+def test_drop_unmapped(mlmf, demo_copy, repo_root, tmp_path):
+    from safetensors.torch import load_file, save_file
+    import torch
+
+    f = demo_copy / "model.safetensors"
+    tensors = load_file(str(f))
+    tensors["model.layers.0.self_attn.mystery.weight"] = torch.zeros(4, 4)
+    save_file(tensors, str(f), metadata={"format": "pt"})
+    refused(mlmf, demo_copy, tmp_path)
+    ours, demo = tmp_path / "dropped.gguf", tmp_path / "demo.gguf"
+    p = mlmf.run("convert", demo_copy, ours, "--to", "gguf", "--type", "F16", "--drop-unmapped")
+    assert "model.layers.0.self_attn.mystery.weight" in p.stdout
+    mlmf.run("convert", repo_root / "internal" / "demo" / "checkpoint", demo, "--to", "gguf", "--type", "F16")
+    assert gguf_tensors(ours) == gguf_tensors(demo)
