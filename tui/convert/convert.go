@@ -244,7 +244,7 @@ func (m *Model) Request() (Plan, error) {
 	case TargetGGUF:
 		req := &engine.ExportRequest{Source: src, Output: out, NoVocab: m.noVoc, DropUnmapped: m.drop}
 		if err := engine.ExportTypes(req, typ, tensorTypes, outType, embType); err != nil {
-			return p, fmt.Errorf("%s (overrides need a preset such as Q4_K_M)", formErr(err))
+			return p, errors.New(formErr(err))
 		}
 		if !m.noVoc && !m.cp.Vocab {
 			return p, errors.New("vocabulary: the source has no tokenizer.json or tokenizer.model; choose none (llama.cpp then needs a vocabulary from elsewhere)")
@@ -655,7 +655,9 @@ func (m *Model) View() string {
 	lw := 16
 	vw := max(10, m.w-lw-2)
 	note := func(st lipgloss.Style, text string) {
-		b.WriteString(strings.Repeat(" ", lw+2) + st.Render(common.Truncate(text, vw)) + "\n")
+		for _, l := range strings.Split(common.Wrap(text, vw), "\n") {
+			b.WriteString(strings.Repeat(" ", lw+2) + st.Render(strings.TrimRight(l, " ")) + "\n")
+		}
 	}
 	target := m.Target()
 	preset := target == TargetQuantize || target == TargetGGUF && isPreset(m.Type())

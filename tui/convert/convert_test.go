@@ -71,7 +71,10 @@ func TestRequestValidation(t *testing.T) {
 		{"empty output", func(t *testing.T, m *Model) { m.inputs[fieldOutput].Value = " " }, "output path"},
 		{"output is source", func(t *testing.T, m *Model) { m.inputs[fieldOutput].Value = "/ck/model.safetensors" }, "it is the source"},
 		{"single file without extension", func(t *testing.T, m *Model) { m.inputs[fieldOutput].Value = "/ck/out" }, ".safetensors"},
-		{"sharded into a directory", func(t *testing.T, m *Model) { m.inputs[fieldShard].Value = "1GB"; m.inputs[fieldOutput].Value = "/ck/out" }, ""},
+		{"sharded into a directory", func(t *testing.T, m *Model) {
+			m.inputs[fieldShard].Value = "1GB"
+			m.inputs[fieldOutput].Value = "/ck/out"
+		}, ""},
 		{"gguf auto", func(t *testing.T, m *Model) { pick(t, m, TargetGGUF, "auto") }, ""},
 		{"gguf preset with overrides", func(t *testing.T, m *Model) {
 			pick(t, m, TargetGGUF, "Q4_K_M")
