@@ -487,3 +487,39 @@ func TestFlowPreviewJob(t *testing.T) {
 		t.Errorf("jobs %+v", jobs)
 	}
 }
+
+// A GGUF source is requantized with a preset (engine.Quantize).
+func TestFlowQuantizeGGUF(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "demo-f16.gguf")
+	if _, err := engine.ExportGGUF(context.Background(), engine.ExportRequest{Source: copyDemo(t), Output: src, Type: formats.F16}, func(engine.Progress) {}); err != nil {
+		t.Fatal(err)
+	}
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
+	h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+	h.keys("6", "<right>", "<down>") // quantize, Q8_0
+	out := strings.TrimSuffix(src, ".gguf") + "-q8_0.gguf"
+	if s := h.plain(); !strings.Contains(s, "[quantize]") || !strings.Contains(s, out) {
+		t.Fatalf("form:\n%s", s)
+	}
+	h.keys("<ctrl+s>")
+	info := finish(t, h, deps)
+	if !strings.HasPrefix(info.Title, "quantize ") {
+		t.Errorf("job title %q", info.Title)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var q8 int
+	for _, ti := range f.Tensors() {
+		if ti.DType == formats.Q8_0 {
+			q8++
+		}
+	}
+	if q8 == 0 || len(f.Tensors()) != 21 {
+		t.Errorf("%d tensors, %d of them Q8_0", len(f.Tensors()), q8)
+	}
+}
