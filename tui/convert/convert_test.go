@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
 	"mlmf/engine"
 	"mlmf/formats"
 	"mlmf/tui/common"
@@ -195,5 +197,39 @@ func TestDTypeChoiceFollowsOutput(t *testing.T) {
 	m.inputs[fieldShard].Value = "lots"
 	if cmd := m.submit(); cmd != nil || m.err == nil {
 		t.Errorf("invalid form submitted (cmd %v, err %v)", cmd != nil, m.err)
+	}
+}
+
+// space and ←/→ toggle the vocabulary and drop-unmapped rows; ctrl+r puts
+// back the derived output path.
+func TestToggleKeys(t *testing.T) {
+	t.Parallel()
+	m := form(t)
+	press := func(code rune, text string, mod tea.KeyMod) {
+		m.Update(tea.KeyPressMsg{Code: code, Text: text, Mod: mod})
+	}
+	press(tea.KeyRight, "", 0) // gguf
+	if m.Target() != TargetGGUF {
+		t.Fatalf("target %s", m.Target())
+	}
+	for m.focus != fieldVocab {
+		press(tea.KeyDown, "", 0)
+	}
+	press(tea.KeySpace, " ", 0)
+	press(tea.KeyDown, "", 0)
+	press(tea.KeyRight, "", 0)
+	p, err := m.Request()
+	if err != nil || !p.Export.NoVocab || !p.Export.DropUnmapped {
+		t.Fatalf("plan %+v, %v", p.Export, err)
+	}
+	press(tea.KeyDown, "", 0) // output
+	press('x', "x", 0)
+	press(tea.KeyEnter, "", 0)
+	if got := m.inputs[fieldOutput].Value; got != "/ck/model.ggufx" {
+		t.Fatalf("output %q", got)
+	}
+	press('r', "", tea.ModCtrl)
+	if got := m.inputs[fieldOutput].Value; got != "/ck/model.gguf" {
+		t.Errorf("output after ctrl+r %q", got)
 	}
 }
