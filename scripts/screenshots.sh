@@ -66,8 +66,8 @@ shot mapping
 keys 5 Right Right Right Right
 PAUSE=3 keys Enter
 shot preview
-keys 6 Down Right Right
-shot convert
+# the demo to GGUF F16 (the convert shot is the fixer's GGUF form, below)
+keys 6 Right Down Right Right
 keys C-s
 PAUSE=2 keys ""
 shot jobs
@@ -84,6 +84,11 @@ cp -r testdata/tiny-renamed "$work/tiny-renamed"
 start "$work/tiny-renamed"
 keys 4 n
 shot mapping-fix
+# the suggestion accepted, then the Convert form for GGUF F16: the fixer's
+# unsaved rule applies, and without a tokenizer no vocabulary is written
+PAUSE=1.5 keys Enter
+keys 6 Right Down Right Right
+shot convert
 
 # GGUF metadata editing: the demo exported to GGUF, general.name being set
 "$work/mlmf" convert internal/demo/checkpoint "$work/demo.gguf" --to gguf >/dev/null 2>&1

@@ -11,9 +11,11 @@ import (
 
 	"mlmf/engine"
 	"mlmf/formats"
+	"mlmf/formats/gguf"
 	"mlmf/internal/demo"
 	"mlmf/mapping"
 	"mlmf/tui/common"
+	"mlmf/tui/convert"
 	"mlmf/tui/sources"
 )
 
@@ -54,7 +56,7 @@ func copyRenamed(t *testing.T) string {
 func TestFlowOpenSearchInspectConvert(t *testing.T) {
 	t.Parallel()
 	src := copyRenamed(t)
-	out := filepath.Join(t.TempDir(), "demo-f16.safetensors")
+	out := filepath.Join(t.TempDir(), "tiny-f16.gguf")
 	deps := testDeps(t)
 	deps.Mapping, deps.Preview = sources.Mapping{}, sources.Preview{}
 	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
@@ -155,8 +157,13 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// convert to F16 into a temporary directory
-	h.keys("6", "<down>", "<right>", "<right>", "<down>", "<down>", "<enter>", "<ctrl+u>", out, "<enter>", "<ctrl+s>")
+	// convert to GGUF F16 with the fixer's rules (no tokenizer: the form
+	// falls back to no vocabulary and says so)
+	h.keys("6", "<right>", "<down>", "<right>", "<right>")
+	if s := h.plain(); !strings.Contains(s, "fixer: 1 rule") || !strings.Contains(s, "no tokenizer in the source") || !strings.Contains(s, "[none]") {
+		t.Fatalf("convert form:\n%s", s)
+	}
+	h.keys("<down>", "<down>", "<down>", "<down>", "<down>", "<down>", "<enter>", "<ctrl+u>", out, "<enter>", "<ctrl+s>")
 	h.waitFor("the jobs pane", func() bool { return h.m.Active() == common.PaneJobs })
 	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
 		t.Fatal(err)
@@ -166,8 +173,71 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 	if len(jobs) != 2 || jobs[0].State != engine.JobDone || jobs[1].State != engine.JobDone {
 		t.Fatalf("jobs %+v", jobs)
 	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var downs int
+	for _, ti := range f.Tensors() {
+		if strings.HasSuffix(ti.Name, ".ffn_down.weight") {
+			downs++
+			if ti.DType != formats.F16 {
+				t.Errorf("%s is %v, want F16", ti.Name, ti.DType)
+			}
+		}
+	}
+	if downs != 2 || len(f.Tensors()) != 21 {
+		t.Errorf("output has %d tensors, %d ffn_down", len(f.Tensors()), downs)
+	}
+	if _, ok := f.Metadata()["tokenizer.ggml.model"]; ok {
+		t.Error("a vocabulary was written for a checkpoint without tokenizer")
+	}
 
-	// enter opens the output in the TUI; it is a valid checkpoint with F16 tensors
+	// enter opens the output in the TUI
+	h.keys("<enter>")
+	h.waitFor("the output to open", func() bool { return h.m.cp != nil && h.m.cp.Path == out })
+	if h.m.cp.Summary.Format != "gguf" || !slices.ContainsFunc(h.m.cp.Infos, func(ti formats.TensorInfo) bool { return ti.Name == "blk.1.ffn_down.weight" }) {
+		t.Errorf("opened %s with %d tensors", h.m.cp.Summary.Format, len(h.m.cp.Infos))
+	}
+	h.waitFor("recent.json to list the output", func() bool {
+		recent, _ := os.ReadFile(filepath.Join(deps.ConfigDir, "recent.json"))
+		return strings.Contains(string(recent), out) && strings.Contains(string(recent), src)
+	})
+}
+
+// convertFlow opens a copy of the demo on the Convert pane.
+func convertFlow(t *testing.T) (*harness, common.Deps, string) {
+	t.Helper()
+	src := copyDemo(t)
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
+	opened(h)
+	h.keys("6")
+	return h, deps, src
+}
+
+func finish(t *testing.T, h *harness, deps common.Deps) engine.JobInfo {
+	t.Helper()
+	h.waitFor("the jobs pane", func() bool { return h.m.Active() == common.PaneJobs })
+	if err := deps.Jobs.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	jobs := deps.Jobs.List()
+	if len(jobs) != 1 || jobs[0].State != engine.JobDone {
+		t.Fatalf("jobs %+v; screen:\n%s", jobs, h.plain())
+	}
+	return jobs[0]
+}
+
+// safetensors F16: the output opens from the Jobs pane and is a valid file.
+func TestFlowConvertSafetensors(t *testing.T) {
+	t.Parallel()
+	h, deps, _ := convertFlow(t)
+	out := filepath.Join(t.TempDir(), "demo-f16.safetensors")
+	h.keys("<down>", "<right>", "<right>", "<down>", "<down>", "<enter>", "<ctrl+u>", out, "<enter>", "<ctrl+s>")
+	finish(t, h, deps)
 	h.keys("<enter>")
 	h.waitFor("the output to open", func() bool { return h.m.cp != nil && h.m.cp.Path == out })
 	for _, ti := range h.m.cp.Infos {
@@ -178,18 +248,103 @@ func TestFlowOpenSearchInspectConvert(t *testing.T) {
 	if len(h.m.cp.Infos) != 21 {
 		t.Errorf("output has %d tensors", len(h.m.cp.Infos))
 	}
+	if h.m.cp.Reader.Metadata()["format"] != "pt" {
+		t.Errorf("output metadata %v lacks format=pt", h.m.cp.Reader.Metadata())
+	}
+}
+
+// --to hf with the default output path (beside the source): a directory
+// with config.json that opens as a checkpoint.
+func TestFlowConvertHF(t *testing.T) {
+	t.Parallel()
+	h, deps, src := convertFlow(t)
+	h.keys("<right>", "<right>", "<down>", "<right>", "<right>", "<right>") // hf, BF16
+	out := src + "-bf16-hf"
+	if !strings.Contains(h.plain(), out) {
+		t.Fatalf("default output is not %s:\n%s", out, h.plain())
+	}
+	h.keys("<ctrl+s>")
+	finish(t, h, deps)
+	if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
+		t.Fatal(err)
+	}
 	r, err := formats.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.Metadata()["format"] != "pt" {
-		t.Errorf("output metadata %v lacks format=pt", r.Metadata())
+	if len(r.Tensors()) != 21 {
+		t.Errorf("%d tensors", len(r.Tensors()))
 	}
-	h.waitFor("recent.json to list the output", func() bool {
-		recent, _ := os.ReadFile(filepath.Join(deps.ConfigDir, "recent.json"))
-		return strings.Contains(string(recent), out) && strings.Contains(string(recent), src)
-	})
+	for _, ti := range r.Tensors() {
+		if ti.DType != formats.BF16 {
+			t.Errorf("%s is %v, want BF16", ti.Name, ti.DType)
+		}
+	}
+}
+
+// A llama-quantize preset with a --tensor-type override, into a GGUF with
+// the demo's vocabulary.
+func TestFlowConvertPreset(t *testing.T) {
+	t.Parallel()
+	h, deps, src := convertFlow(t)
+	h.keys("<right>", "<down>")
+	for range slices.Index(convert.GGUFTypes, "Q4_K_M") {
+		h.keys("<right>")
+	}
+	h.keys("<down>", "ffn_down=Q8_0", "<enter>", "<ctrl+s>")
+	info := finish(t, h, deps)
+	if !strings.Contains(info.Title, "(Q4_K_M)") {
+		t.Errorf("job title %q", info.Title)
+	}
+	f, err := gguf.Open(src + "-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := f.Metadata()["tokenizer.ggml.model"]; !ok {
+		t.Error("no vocabulary in the export of a checkpoint with a tokenizer")
+	}
+	var quantized bool
+	for _, ti := range f.Tensors() {
+		switch {
+		case strings.HasSuffix(ti.Name, "ffn_down.weight") && ti.DType != formats.Q8_0:
+			t.Errorf("%s is %v, want the override Q8_0", ti.Name, ti.DType)
+		case strings.HasSuffix(ti.Name, "attn_q.weight") && ti.DType != formats.F32 && ti.DType != formats.F16:
+			quantized = true
+		}
+	}
+	if !quantized {
+		t.Error("the preset quantized nothing")
+	}
+}
+
+// Errors are shown in the form and start no job.
+func TestFlowConvertValidation(t *testing.T) {
+	t.Parallel()
+	h, deps, src := convertFlow(t)
+	if err := os.WriteFile(filepath.Join(src, "exists.gguf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		keys []string
+		want string
+	}{
+		// gguf with a preset (Q4_0) and a bad regular expression in its overrides
+		{[]string{"<right>", "<down>", "<left>", "<left>", "<down>", "ffn_(down=Q8_0", "<enter>", "<ctrl+s>"}, "bad regular expression"},
+		// overrides cleared; an output that is not a .gguf
+		{[]string{"<up>", "<enter>", "<ctrl+u>", "<enter>", "<down>", "<down>", "<down>", "<down>",
+			"<enter>", "<ctrl+u>", filepath.Join(src, "model.safetensors"), "<enter>", "<ctrl+s>"}, "should end in .gguf"},
+		// an output that exists is refused by the start command
+		{[]string{"<up>", "<enter>", "<ctrl+u>", filepath.Join(src, "exists.gguf"), "<enter>", "<ctrl+s>"}, "remove it"},
+	}
+	for _, st := range steps {
+		h.keys(st.keys...)
+		h.waitFor(st.want, func() bool { return strings.Contains(h.plain(), st.want) })
+	}
+	if h.m.Active() != common.PaneConvert || len(deps.Jobs.List()) != 0 {
+		t.Errorf("pane %v, jobs %+v", h.m.Active(), deps.Jobs.List())
+	}
 }
 
 func TestCanonicalColumnFromMapping(t *testing.T) {
@@ -330,5 +485,41 @@ func TestFlowPreviewJob(t *testing.T) {
 	}
 	if jobs := deps.Jobs.List(); len(jobs) != 1 || jobs[0].Title != "preview Q4_K_M" {
 		t.Errorf("jobs %+v", jobs)
+	}
+}
+
+// A GGUF source is requantized with a preset (engine.Quantize).
+func TestFlowQuantizeGGUF(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "demo-f16.gguf")
+	if _, err := engine.ExportGGUF(context.Background(), engine.ExportRequest{Source: copyDemo(t), Output: src, Type: formats.F16}, func(engine.Progress) {}); err != nil {
+		t.Fatal(err)
+	}
+	deps := testDeps(t)
+	h := newHarness(t, Options{Path: src, Deps: deps}, 100, 30)
+	h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+	h.keys("6", "<right>", "<down>") // quantize, Q8_0
+	out := strings.TrimSuffix(src, ".gguf") + "-q8_0.gguf"
+	if s := h.plain(); !strings.Contains(s, "[quantize]") || !strings.Contains(s, out) {
+		t.Fatalf("form:\n%s", s)
+	}
+	h.keys("<ctrl+s>")
+	info := finish(t, h, deps)
+	if !strings.HasPrefix(info.Title, "quantize ") {
+		t.Errorf("job title %q", info.Title)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var q8 int
+	for _, ti := range f.Tensors() {
+		if ti.DType == formats.Q8_0 {
+			q8++
+		}
+	}
+	if q8 == 0 || len(f.Tensors()) != 21 {
+		t.Errorf("%d tensors, %d of them Q8_0", len(f.Tensors()), q8)
 	}
 }

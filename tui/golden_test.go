@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"mlmf/engine"
 	"mlmf/gpu"
 	"mlmf/tui/common"
+	"mlmf/tui/convert"
 	"mlmf/tui/sources"
 )
 
@@ -151,7 +153,31 @@ func screens() []screen {
 		}},
 		{name: "convert-invalid", path: demoDir, drive: func(h *harness) {
 			opened(h)
-			h.keys("6", "<right>", "<ctrl+s>")
+			// F16 takes no per-tensor types: the form says so and starts nothing
+			h.keys("6", "<right>", "<down>", "<right>", "<right>", "<right>", "<down>", "ffn_down=Q6_K", "<enter>", "<ctrl+s>")
+		}},
+		{name: "convert-gguf", path: renamedDir, deps: realMapping, drive: func(h *harness) {
+			opened(h)
+			h.keys("4", "n", "<enter>")
+			h.waitFor("the clean report", func() bool { return !h.m.mapping.Busy() && strings.Contains(h.plain(), "clean") })
+			h.settle()
+			h.keys("6", "<right>", "<down>", "<right>", "<right>")
+		}},
+		{name: "convert-preset", path: demoDir, drive: func(h *harness) {
+			opened(h)
+			h.keys("6", "<right>", "<down>")
+			for range slices.Index(convert.GGUFTypes, "Q4_K_M") {
+				h.keys("<right>")
+			}
+			h.keys("<down>", "ffn_down=Q6_K", "<enter>", "Q8_0", "<enter>")
+		}},
+		{name: "convert-hf", path: demoDir, drive: func(h *harness) {
+			opened(h)
+			h.keys("6", "<right>", "<right>", "<down>", "<right>", "<right>")
+		}},
+		{name: "convert-quantize", path: tinyGGUF, drive: func(h *harness) {
+			h.waitFor("the GGUF to open", func() bool { return h.m.cp != nil })
+			h.keys("6", "<right>", "<down>", "<right>", "<right>", "<right>")
 		}},
 		{name: "jobs-empty", path: demoDir, drive: func(h *harness) { opened(h); h.keys("7") }},
 		{name: "jobs", path: demoDir, drive: func(h *harness) {

@@ -55,6 +55,11 @@ func Load(ctx context.Context, path string, mapping common.MappingSource) (*comm
 		}
 		return cp.Meta[i].Key < cp.Meta[j].Key
 	})
+	if r.Format() == "gguf" {
+		_, cp.Vocab = r.Metadata()["tokenizer.ggml.model"]
+	} else {
+		cp.Vocab = engine.HasVocab(path)
+	}
 	if mapping != nil {
 		cp.Mapping, cp.MappingErr = mapping.Report(ctx, cp)
 		if cp.Mapping != nil {

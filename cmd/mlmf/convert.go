@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"mlmf/engine"
-	"mlmf/engine/quant"
 	"mlmf/formats"
 	"mlmf/mapping"
 )
@@ -131,61 +130,12 @@ func progressPrinter(tty bool, stderr io.Writer) func(engine.Progress) {
 	}
 }
 
-// exportTypes reads --type and the tensor type flags of --to gguf: F32,
-// F16, BF16 and Q8_0 are convert_hf_to_gguf.py's --outtype; any other
-// llama-quantize preset (Q4_K_M …) quantizes as llama-quantize would the F32
-// export, and only then do the tensor type flags apply.
+// exportTypes reads --type and the tensor type flags of --to gguf
+// (engine.ExportTypes, which the TUI's Convert form shares).
 func exportTypes(req *engine.ExportRequest, typ string, tensorTypes []string, outType, embType string) error {
-	overrides := len(tensorTypes) > 0 || outType != "" || embType != ""
-	switch strings.ToUpper(typ) {
-	case "", "AUTO":
-		if overrides {
-			return fmt.Errorf("convert: --tensor-type, --output-tensor-type and --token-embedding-type need a llama-quantize preset in --type (Q4_K_M, Q6_K, …)")
-		}
-		return nil
-	case "F32", "F16", "BF16", "Q8_0":
-		if overrides {
-			return fmt.Errorf("convert: --type %s is convert_hf_to_gguf.py's type, which takes no per-tensor types; name a llama-quantize preset (Q4_K_M, Q6_K, …)", typ)
-		}
-		d, err := formats.ParseDType(typ)
-		if err != nil {
-			return fmt.Errorf("convert: --type: %w", err)
-		}
-		req.Type = d
-		return nil
-	case "Q3_K", "Q4_K", "Q5_K":
-		// llama-quantize's aliases of the _M presets read like tensor types here.
-		return fmt.Errorf("convert: --type %s: say which preset (%s_S or %s_M), or choose F32, F16, BF16 or Q8_0", typ, strings.ToUpper(typ), strings.ToUpper(typ))
+	if err := engine.ExportTypes(req, typ, tensorTypes, outType, embType); err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
-	ft, err := quant.ParseFileType(typ)
-	if err != nil {
-		return fmt.Errorf("convert: --type %s: choose F32, F16, BF16, Q8_0 or a llama-quantize preset (Q4_K_M, Q6_K, …)", typ)
-	}
-	opt := &quant.Options{FileType: ft}
-	parse := func(flagName, s string) (formats.DType, error) {
-		if s == "" {
-			return formats.Invalid, nil
-		}
-		d, err := quant.ParseType(s)
-		if err != nil {
-			return 0, fmt.Errorf("convert: --%s: %w", flagName, err)
-		}
-		return d, nil
-	}
-	if opt.OutputTensorType, err = parse("output-tensor-type", outType); err != nil {
-		return err
-	}
-	if opt.TokenEmbeddingType, err = parse("token-embedding-type", embType); err != nil {
-		return err
-	}
-	for _, s := range tensorTypes {
-		tt, err := quant.ParseTensorType(s)
-		if err != nil {
-			return fmt.Errorf("convert: --tensor-type: %w", err)
-		}
-		opt.TensorTypes = append(opt.TensorTypes, tt)
-	}
-	req.Quant = opt
 	return nil
 }
 

@@ -6,6 +6,7 @@ package common
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"mlmf/engine"
 	"mlmf/formats"
 	"mlmf/gpu"
+	"mlmf/mapping"
 	"mlmf/tui/keymap"
 	"mlmf/tui/styles"
 )
@@ -83,7 +85,11 @@ type Checkpoint struct {
 	// MappingErr why it could not be made.
 	Mapping    *MappingReport
 	MappingErr error
-	Opened     time.Duration
+	// Vocab says whether the checkpoint carries a tokenizer a GGUF export
+	// can read (tokenizer.json or tokenizer.model beside it, or a GGUF
+	// vocabulary).
+	Vocab  bool
+	Opened time.Duration
 
 	state cpState
 }
@@ -133,6 +139,19 @@ type MappingFix struct {
 
 // Empty reports whether the fix changes nothing.
 func (f MappingFix) Empty() bool { return f.Arch == "" && len(f.Rules) == 0 && len(f.Skip) == 0 }
+
+// MappingRules returns the fix as the mapping package's rules (what
+// engine.MapRequest.Rules and engine.ExportRequest.Rules take); source names
+// where they come from in error messages.
+func (f MappingFix) MappingRules(source string) (*mapping.Rules, error) {
+	r := &mapping.Rules{Arch: f.Arch, Skip: slices.Clone(f.Skip), Source: source}
+	for _, u := range f.Rules {
+		if err := r.Add(mapping.UserRule{HF: u.HF, Match: u.Match, Canonical: u.Canonical, Transform: u.Transform, TransformArg: u.TransformArg}); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
 
 // MappingFixer is the part of a MappingSource the mapping fixer needs;
 // panes check for it by type assertion and stay read-only without it.
@@ -197,6 +216,16 @@ type (
 	MappingMsg struct {
 		Checkpoint *Checkpoint
 		Canonical  []string
+	}
+	// MappingFixMsg tells panes what the mapping fixer has built for the
+	// checkpoint (sent after every change, save and load): the Convert
+	// form passes it on to a GGUF export. Unsaved marks rules changed since
+	// the last save or load; File is that mapping file.
+	MappingFixMsg struct {
+		Checkpoint *Checkpoint
+		Fix        MappingFix
+		Unsaved    bool
+		File       string
 	}
 	// OpenFailedMsg reports a failed open.
 	OpenFailedMsg struct {

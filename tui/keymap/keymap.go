@@ -71,6 +71,11 @@ type Form struct {
 	Next, Prev, Left, Right, Submit key.Binding
 }
 
+// Convert is the Convert form's own keys (besides Form's).
+type Convert struct {
+	Toggle, DefaultOutput key.Binding
+}
+
 // Input is a focused text field.
 type Input struct {
 	Accept, Cancel, Erase, Clear key.Binding
@@ -89,6 +94,7 @@ type KeyMap struct {
 	Confirm  Confirm
 	Open     Open
 	Form     Form
+	Convert  Convert
 	Input    Input
 }
 
@@ -165,6 +171,10 @@ func Default() *KeyMap {
 			Right:  b(k("right"), "→", "next choice"),
 			Submit: b(k("ctrl+s"), "ctrl+s", "start"),
 		},
+		Convert: Convert{
+			Toggle:        b(k("space"), "space", "toggle option"),
+			DefaultOutput: b(k("ctrl+r"), "ctrl+r", "default output path"),
+		},
 		Input: Input{
 			Accept: b(k("enter"), "enter", "accept"),
 			Cancel: b(k("esc"), "esc", "leave field"),
@@ -202,6 +212,7 @@ func (km *KeyMap) Groups() []Group {
 		{"Confirm", []key.Binding{km.Confirm.Yes, km.Confirm.No}},
 		{"Open", []key.Binding{km.Open.Path, km.Open.Choose, km.Open.Forget}},
 		{"Forms", []key.Binding{km.Form.Next, km.Form.Prev, km.Form.Left, km.Form.Right, km.Form.Submit}},
+		{"Convert", []key.Binding{km.Convert.Toggle, km.Convert.DefaultOutput}},
 		{"Text fields", []key.Binding{km.Input.Accept, km.Input.Cancel, km.Input.Erase, km.Input.Clear}},
 	}
 }

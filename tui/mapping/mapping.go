@@ -142,7 +142,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.cur.Clamp()
 		m.sug = 0
 		cp, canon := msg.cp, msg.canonical
-		return func() tea.Msg { return common.MappingMsg{Checkpoint: cp, Canonical: canon} }
+		return tea.Batch(func() tea.Msg { return common.MappingMsg{Checkpoint: cp, Canonical: canon} }, m.fixMsg())
 	case canonMsg:
 		if m.report != nil && msg.arch == m.report.Architecture {
 			m.canon = msg.names
@@ -152,7 +152,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case savedMsg:
 		m.file, m.dirty = msg.path, false
 		m.note = fmt.Sprintf("saved %d rule(s) to %s", msg.rules, msg.path)
-		return nil
+		return m.fixMsg()
 	case loadedMsg:
 		if msg.cp != m.cp {
 			return nil
@@ -171,6 +171,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// fixMsg tells the other panes (Convert) the fixer's rules as they are now.
+func (m *Model) fixMsg() tea.Cmd {
+	msg := common.MappingFixMsg{Checkpoint: m.cp, Fix: m.fixCopy(), Unsaved: m.dirty, File: m.file}
+	return func() tea.Msg { return msg }
 }
 
 func (m *Model) rows() int {

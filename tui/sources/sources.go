@@ -82,13 +82,7 @@ func (Mapping) LoadRules(path string) (common.MappingFix, error) {
 var _ common.MappingFixer = Mapping{}
 
 func toRules(fix common.MappingFix, source string) (*mapping.Rules, error) {
-	r := &mapping.Rules{Arch: fix.Arch, Skip: fix.Skip, Source: source}
-	for _, u := range fix.Rules {
-		if err := r.Add(mapping.UserRule{HF: u.HF, Match: u.Match, Canonical: u.Canonical, Transform: u.Transform, TransformArg: u.TransformArg}); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return fix.MappingRules(source)
 }
 
 func fromRule(u mapping.UserRule) common.MappingRule {
