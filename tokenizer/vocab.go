@@ -108,6 +108,12 @@ type Vocab struct {
 	Normalizer string
 	// Source names the file(s) the vocabulary came from.
 	Source string
+
+	// implied holds special ids taken from a SentencePiece trainer_spec
+	// that llama.cpp would use without the key (see llamaCppDefaultIs);
+	// KVs leaves them out while they keep that value, as the converter
+	// writes none.
+	implied map[string]int32
 }
 
 // KV is one GGUF key/value pair. Value is string, []string, []float32,
@@ -224,6 +230,9 @@ func (v *Vocab) KVs() []KV {
 		add(KeyMerges, append([]string(nil), v.Merges...))
 	}
 	for _, s := range v.specials() {
+		if id, ok := v.implied[s.typ]; ok && id == *s.id {
+			continue
+		}
 		if s.key != "" && *s.id >= 0 {
 			add(s.key, uint32(*s.id))
 		}
@@ -311,3 +320,40 @@ func (v *Vocab) TokenID(text string) int32 {
 }
 
 func boolp(b bool) *bool { return &b }
+
+func (v *Vocab) setImplied(typ string, id int32) {
+	if v.implied == nil {
+		v.implied = map[string]int32{}
+	}
+	v.implied[typ] = id
+}
+
+// llamaCppDefaultIs reports whether llama.cpp, reading a vocabulary of the
+// given tokenizer model without the typ_token_id key, behaves as with id:
+// its load-time defaults (llama_vocab::impl::load: "llama" bos 1, eos 2,
+// unk 0, pad none; "t5" eos 1, unk 2, pad 0, bos none). The unk id of a
+// "llama" (SPM) vocabulary is never read — its tokenizer falls back to byte
+// tokens, and llama.h has no accessor for it — so any value is the same.
+func llamaCppDefaultIs(model, typ string, id int32) bool {
+	switch model {
+	case ModelLlama:
+		switch typ {
+		case "unk":
+			return true
+		case "bos":
+			return id == 1
+		case "eos":
+			return id == 2
+		}
+	case ModelT5:
+		switch typ {
+		case "eos":
+			return id == 1
+		case "unk":
+			return id == 2
+		case "pad":
+			return id == 0
+		}
+	}
+	return false
+}
