@@ -28,7 +28,10 @@ package tokenizer
 //     BOS — and a unigram model's ids that differ from T5's (a model
 //     trained with sentencepiece's defaults, unk 0, bos 1, eos 2, where
 //     llama.cpp would emit </s> for unknown text). TestTrainerSpecIDs and
-//     tests/interop/test_export_spm.py show both cases.
+//     tests/interop/test_export_spm.py show both cases. FromKVs, reading a
+//     GGUF, fills the ids a file leaves out with llama.cpp's defaults (and
+//     KVs leaves them out again), so a GGUF → HF export names the tokens
+//     llama.cpp uses.
 //   - A byte-fallback BPE tokenizer.json without tokenizer.model (gguf-py's
 //     LlamaHfVocab) scores each token by the rank of the merge that makes it
 //     (-rank) instead of a flat -1000, so llama.cpp's score-ordered merging

@@ -76,6 +76,24 @@ func TestTrainerSpecIDs(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("id KVs = %v, want %v", got, tc.want)
 			}
+			// Read back as llama.cpp reads the file: the left-out ids are
+			// its defaults, and they stay left out.
+			w, err := FromKVs(v.KVs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(w.KVs(), v.KVs()) {
+				t.Errorf("FromKVs → KVs changed the metadata")
+			}
+			for typ, d := range llamaCppDefaults[v.Model] {
+				for _, s := range w.specials() {
+					if s.typ == typ && s.key != "" {
+						if _, written := got[s.key]; !written && *s.id != d {
+							t.Errorf("read back: %s = %d, want llama.cpp's default %d", typ, *s.id, d)
+						}
+					}
+				}
+			}
 			// An id the caller changes is written.
 			v.EOS = 7
 			if idKVs(v)[KeyEOS] != 7 {

@@ -328,32 +328,35 @@ func (v *Vocab) setImplied(typ string, id int32) {
 	v.implied[typ] = id
 }
 
+// llamaCppDefaults are the special ids llama.cpp assumes for a vocabulary
+// without the typ_token_id key (llama_vocab::impl::load, by
+// tokenizer.ggml.model; an id outside the vocabulary is disabled).
+var llamaCppDefaults = map[string]map[string]int32{
+	ModelLlama: {"bos": 1, "eos": 2, "unk": 0},
+	ModelT5:    {"eos": 1, "unk": 2, "pad": 0},
+}
+
 // llamaCppDefaultIs reports whether llama.cpp, reading a vocabulary of the
 // given tokenizer model without the typ_token_id key, behaves as with id:
-// its load-time defaults (llama_vocab::impl::load: "llama" bos 1, eos 2,
-// unk 0, pad none; "t5" eos 1, unk 2, pad 0, bos none). The unk id of a
-// "llama" (SPM) vocabulary is never read — its tokenizer falls back to byte
-// tokens, and llama.h has no accessor for it — so any value is the same.
+// id is its default (llamaCppDefaults). The unk id of a "llama" (SPM)
+// vocabulary is never read — its tokenizer falls back to byte tokens, and
+// llama.h has no accessor for it — so any value is the same.
 func llamaCppDefaultIs(model, typ string, id int32) bool {
-	switch model {
-	case ModelLlama:
-		switch typ {
-		case "unk":
-			return true
-		case "bos":
-			return id == 1
-		case "eos":
-			return id == 2
-		}
-	case ModelT5:
-		switch typ {
-		case "eos":
-			return id == 1
-		case "unk":
-			return id == 2
-		case "pad":
-			return id == 0
+	if model == ModelLlama && typ == "unk" {
+		return true
+	}
+	d, ok := llamaCppDefaults[model][typ]
+	return ok && d == id
+}
+
+// applyLlamaCppDefaults sets the special ids a GGUF leaves out to the ones
+// llama.cpp uses then, marked implied so that KVs leaves them out again.
+func (v *Vocab) applyLlamaCppDefaults() {
+	for _, s := range v.specials() {
+		d, ok := llamaCppDefaults[v.Model][s.typ]
+		if ok && *s.id == NoToken && int(d) < len(v.Tokens) {
+			*s.id = d
+			v.setImplied(s.typ, d)
 		}
 	}
-	return false
 }

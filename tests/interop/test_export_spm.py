@@ -213,3 +213,14 @@ def test_gemma_layout_without_config_ids(exported, reference, checkpoints):
     # And the checkpoint with Gemma's config.json gets the same from both.
     assert special_ids(reference["gemma2", "F32"]) == (2, 1, 0)
     assert field(gguf.GGUFReader(exported["gemma2", "F32"]), "tokenizer.ggml.model") == "llama"
+
+
+@pytest.mark.parametrize("which", ["mlmf", "script"])
+def test_hf_export_keeps_the_ids_llama_cpp_uses(mlmf, exported, reference, tmp_path, which):
+    """GGUF → HF of a file without the id keys: the tokens are the ones
+    llama.cpp assumes (its "llama" defaults), for mlmf's file as for the
+    script's."""
+    src = (exported if which == "mlmf" else reference)["llama_noids", "F32"]
+    mlmf.run("convert", src, tmp_path / "hf", "--to", "hf")
+    tc = json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())
+    assert (tc.get("bos_token"), tc.get("eos_token"), tc.get("unk_token")) == ("<s>", "</s>", "<unk>")
