@@ -3,6 +3,7 @@ package ggml
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 	"testing"
 
@@ -52,7 +53,7 @@ func FuzzDequantize(f *testing.F) {
 
 // FuzzQuantize: any finite input rows quantize without panic, the AVX2 and
 // fallback kernels agree, and the result dequantizes to finite values
-// wherever it passes ggml_validate_row_data (rowValid).
+// wherever it passes ggml_validate_row_data (ValidateRows).
 //
 // That is all libggml guarantees: its quantizers store the scales they fit
 // as f16 and do not clamp them, so inputs near the f16 range can overflow a
@@ -122,7 +123,7 @@ func FuzzQuantize(f *testing.F) {
 		if err := Dequantize(y, q, dt); err != nil {
 			t.Fatal(err)
 		}
-		if !rowValid(dt, q) {
+		if ValidateRows(dt, q) != nil {
 			return // what libggml writes too, and llama.cpp refuses
 		}
 		for i, v := range y {
@@ -131,63 +132,6 @@ func FuzzQuantize(f *testing.F) {
 			}
 		}
 	})
-}
-
-// scaleFields gives, per type, the byte offsets in a block of the f16
-// fields ggml_validate_row_data checks (VALIDATE_ROW_DATA_D_F16_IMPL /
-// _DM_F16_IMPL: d, and m or dmin).
-var scaleFields = map[formats.DType][]int{
-	formats.Q4_0: {0}, formats.Q4_1: {0, 2}, formats.Q5_0: {0}, formats.Q5_1: {0, 2}, formats.Q8_0: {0},
-	formats.Q2_K: {80, 82}, formats.Q3_K: {108}, formats.Q4_K: {0, 2}, formats.Q5_K: {0, 2}, formats.Q6_K: {208},
-	formats.IQ4_NL: {0}, formats.IQ4_XS: {0}, formats.TQ1_0: {52}, formats.TQ2_0: {64},
-}
-
-// rowValid is ggml_validate_row_data (ggml-quants.c) for the types
-// Quantize writes: no NaN or Inf among F16/BF16/F32 values or the f16 block
-// scales, no 0xFF (NaN) MXFP4 exponent. A type it does not know is valid,
-// so that the fuzz check stays strict for it.
-func rowValid(dt formats.DType, q []byte) bool {
-	finite := func(f float32) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
-	switch dt {
-	case formats.F16, formats.BF16:
-		for i := 0; i+2 <= len(q); i += 2 {
-			h := binary.LittleEndian.Uint16(q[i:])
-			f := fp16ToFP32(h)
-			if dt == formats.BF16 {
-				f = bf16ToFP32(h)
-			}
-			if !finite(f) {
-				return false
-			}
-		}
-		return true
-	case formats.F32:
-		for i := 0; i+4 <= len(q); i += 4 {
-			if !finite(math.Float32frombits(binary.LittleEndian.Uint32(q[i:]))) {
-				return false
-			}
-		}
-		return true
-	case formats.MXFP4:
-		for i := 0; i < len(q); i += dt.TypeSize() {
-			if q[i] == 0xff {
-				return false
-			}
-		}
-		return true
-	}
-	offs, ok := scaleFields[dt]
-	if !ok {
-		return true
-	}
-	for b := 0; b+dt.TypeSize() <= len(q); b += dt.TypeSize() {
-		for _, o := range offs {
-			if !finite(fp16ToFP32(binary.LittleEndian.Uint16(q[b+o:]))) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // TestQ4_1ImatrixOverflowIsLibggmls: a block of values near +5e4 quantized
@@ -210,7 +154,7 @@ func TestQ4_1ImatrixOverflowIsLibggmls(t *testing.T) {
 	if !bytes.Equal(q, want) {
 		t.Fatalf("Q4_1 with imatrix:\n got % x\nwant % x (libggml)", q, want)
 	}
-	if rowValid(formats.Q4_1, q) {
-		t.Fatal("rowValid accepts an -Inf min")
+	if err := ValidateRows(formats.Q4_1, q); !errors.Is(err, ErrInvalidData) {
+		t.Fatalf("ValidateRows of an -Inf min: err = %v", err)
 	}
 }
