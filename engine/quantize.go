@@ -228,6 +228,12 @@ func (q *quantData) WriteTo(w io.Writer) (int64, error) {
 		if err := ggml.QuantizeParallel(o, x, q.to, int(ne0), weights, workers); err != nil {
 			return written, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
+		// llama_model_quantize checks every chunk (ggml_validate_row_data)
+		// and refuses the tensor: a scale fitted beyond the f16 range is
+		// stored as Inf.
+		if err := ggml.ValidateRows(q.to, o); err != nil {
+			return written, fmt.Errorf("tensor %q: quantized to %v: %w: its values are out of the type's range, as llama-quantize would also find; choose another type for it with --tensor-type", t.Name, q.to, err)
+		}
 		n, err := w.Write(o)
 		written += int64(n)
 		if err != nil {

@@ -12,9 +12,26 @@ package tokenizer
 //     SpecialVocab logs a warning and drops it. A token string that is in the
 //     model vocab but not among the added tokens is used; SpecialVocab leaves
 //     the id unset and llama.cpp falls back to a per-model default.
-//   - For a SentencePiece model without tokenizer.json, special ids that
-//     SpecialVocab cannot find come from the model's trainer_spec
-//     (unk/bos/eos/pad ids).
+//   - For a SentencePiece model without tokenizer.json, SpecialVocab finds
+//     special ids in config.json only and the converter writes no others;
+//     llama.cpp then uses its load-time defaults ("llama": unk 0, bos 1,
+//     eos 2, no pad; "t5": eos 1, unk 2, pad 0, no bos). Here the missing
+//     ids come from the model's trainer_spec, and those llama.cpp would use
+//     anyway are left out of the GGUF, as the converter does: the usual
+//     LLaMA/Mistral layout (unk 0, bos 1, eos 2, no pad) gives the
+//     converter's metadata, and a "llama" vocabulary never gets an unk id
+//     from the trainer_spec (llama.cpp's SPM tokenizer falls back to byte
+//     tokens and never reads it). Written, and different from the
+//     converter's file, are bos/eos/pad ids that differ from the defaults —
+//     Gemma's layout (pad 0, eos 1, bos 2) in a checkpoint whose config.json
+//     does not name them, where llama.cpp would otherwise prepend <eos> as
+//     BOS — and a unigram model's ids that differ from T5's (a model
+//     trained with sentencepiece's defaults, unk 0, bos 1, eos 2, where
+//     llama.cpp would emit </s> for unknown text). TestTrainerSpecIDs and
+//     tests/interop/test_export_spm.py show both cases. FromKVs, reading a
+//     GGUF, fills the ids a file leaves out with llama.cpp's defaults (and
+//     KVs leaves them out again), so a GGUF → HF export names the tokens
+//     llama.cpp uses.
 //   - A byte-fallback BPE tokenizer.json without tokenizer.model (gguf-py's
 //     LlamaHfVocab) scores each token by the rank of the merge that makes it
 //     (-rank) instead of a flat -1000, so llama.cpp's score-ordered merging

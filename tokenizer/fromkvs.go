@@ -7,7 +7,10 @@ import (
 )
 
 // FromKVs rebuilds a Vocab from GGUF key/values (the reverse of KVs), for
-// GGUF → HF exports and for encoding with a GGUF's vocabulary. Keys outside
+// GGUF → HF exports and for encoding with a GGUF's vocabulary. Special ids
+// the keys leave out are llama.cpp's defaults for the tokenizer model
+// ("llama": bos 1, eos 2, unk 0; "t5": eos 1, unk 2, pad 0), which KVs
+// leaves out again. Keys outside
 // tokenizer.* are ignored. Integer values may come in any Go integer type
 // and arrays as []int32, []uint32, []int64, []any and so on, as a GGUF
 // reader hands them out.
@@ -124,6 +127,9 @@ func FromKVs(kvs []KV) (*Vocab, error) {
 		}
 	}
 	v.Source = "GGUF metadata"
+	// The ids llama.cpp assumes when keys are absent (convert_hf_to_gguf.py
+	// writes none for a SentencePiece model without tokenizer.json).
+	v.applyLlamaCppDefaults()
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}

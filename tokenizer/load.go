@@ -304,15 +304,21 @@ func (d *Dir) sentencePieceVocab() (*Vocab, error) {
 		return nil, err
 	}
 	// Without tokenizer.json, SpecialVocab finds no ids for the token
-	// strings; llama.cpp would then use its per-model defaults (t5: eos 1,
-	// unk 2), which need not match. The model's own trainer_spec ids are
-	// right by definition, so unset ids are taken from there.
+	// strings (only config.json's *_token_id), and the converter writes
+	// none; llama.cpp then uses its per-model defaults. The model's own
+	// trainer_spec ids are right by definition, so unset ids are taken from
+	// there; KVs leaves out those that llama.cpp would use anyway, so the
+	// file is the converter's unless the defaults would be wrong.
 	for _, f := range []struct {
+		typ  string
 		id   *int32
 		spID int32
-	}{{&v.UNK, m.UnkID}, {&v.BOS, m.BosID}, {&v.EOS, m.EosID}, {&v.PAD, m.PadID}} {
+	}{{"unk", &v.UNK, m.UnkID}, {"bos", &v.BOS, m.BosID}, {"eos", &v.EOS, m.EosID}, {"pad", &v.PAD, m.PadID}} {
 		if *f.id == NoToken && f.spID >= 0 && int(f.spID) < len(v.Tokens) {
 			*f.id = f.spID
+			if llamaCppDefaultIs(v.Model, f.typ, f.spID) {
+				v.setImplied(f.typ, f.spID)
+			}
 		}
 	}
 	if m.ModelType == SPUnigram {

@@ -108,6 +108,12 @@ type Vocab struct {
 	Normalizer string
 	// Source names the file(s) the vocabulary came from.
 	Source string
+
+	// implied holds special ids taken from a SentencePiece trainer_spec
+	// that llama.cpp would use without the key (see llamaCppDefaultIs);
+	// KVs leaves them out while they keep that value, as the converter
+	// writes none.
+	implied map[string]int32
 }
 
 // KV is one GGUF key/value pair. Value is string, []string, []float32,
@@ -224,6 +230,9 @@ func (v *Vocab) KVs() []KV {
 		add(KeyMerges, append([]string(nil), v.Merges...))
 	}
 	for _, s := range v.specials() {
+		if id, ok := v.implied[s.typ]; ok && id == *s.id {
+			continue
+		}
 		if s.key != "" && *s.id >= 0 {
 			add(s.key, uint32(*s.id))
 		}
@@ -311,3 +320,43 @@ func (v *Vocab) TokenID(text string) int32 {
 }
 
 func boolp(b bool) *bool { return &b }
+
+func (v *Vocab) setImplied(typ string, id int32) {
+	if v.implied == nil {
+		v.implied = map[string]int32{}
+	}
+	v.implied[typ] = id
+}
+
+// llamaCppDefaults are the special ids llama.cpp assumes for a vocabulary
+// without the typ_token_id key (llama_vocab::impl::load, by
+// tokenizer.ggml.model; an id outside the vocabulary is disabled).
+var llamaCppDefaults = map[string]map[string]int32{
+	ModelLlama: {"bos": 1, "eos": 2, "unk": 0},
+	ModelT5:    {"eos": 1, "unk": 2, "pad": 0},
+}
+
+// llamaCppDefaultIs reports whether llama.cpp, reading a vocabulary of the
+// given tokenizer model without the typ_token_id key, behaves as with id:
+// id is its default (llamaCppDefaults). The unk id of a "llama" (SPM)
+// vocabulary is never read — its tokenizer falls back to byte tokens, and
+// llama.h has no accessor for it — so any value is the same.
+func llamaCppDefaultIs(model, typ string, id int32) bool {
+	if model == ModelLlama && typ == "unk" {
+		return true
+	}
+	d, ok := llamaCppDefaults[model][typ]
+	return ok && d == id
+}
+
+// applyLlamaCppDefaults sets the special ids a GGUF leaves out to the ones
+// llama.cpp uses then, marked implied so that KVs leaves them out again.
+func (v *Vocab) applyLlamaCppDefaults() {
+	for _, s := range v.specials() {
+		d, ok := llamaCppDefaults[v.Model][s.typ]
+		if ok && *s.id == NoToken && int(d) < len(v.Tokens) {
+			*s.id = d
+			v.setImplied(s.typ, d)
+		}
+	}
+}

@@ -429,10 +429,18 @@ def reference_kvs_spm(d: pathlib.Path) -> dict:
             kvs["tokenizer.ggml.precompiled_charsmap"] = list(proto.normalizer_spec.precompiled_charsmap)
     _special_kvs(d, kvs, len(tokens), False)
     _normalizer_kvs(d, kvs)
-    # mlmf's documented difference: ids SpecialVocab leaves unset come from the model's trainer_spec.
+    # mlmf's documented difference: ids SpecialVocab leaves unset come from
+    # the model's trainer_spec, unless llama.cpp's load-time default for the
+    # tokenizer model would do the same (then, as the converter, none is
+    # written). A "llama" (SPM) vocabulary's unk id is never read by llama.cpp.
+    defaults = {"t5": {"unknown_token_id": 2, "eos_token_id": 1, "padding_token_id": 0},
+                "llama": {"bos_token_id": 1, "eos_token_id": 2}}[kvs["tokenizer.ggml.model"]]
     for key, tid in (("unknown_token_id", sp.unk_id()), ("bos_token_id", sp.bos_id()), ("eos_token_id", sp.eos_id()), ("padding_token_id", sp.pad_id())):
-        if 0 <= tid < len(tokens):
-            kvs.setdefault("tokenizer.ggml." + key, tid)
+        if "tokenizer.ggml." + key in kvs or not 0 <= tid < len(tokens):
+            continue
+        if defaults.get(key) == tid or (key == "unknown_token_id" and not unigram):
+            continue
+        kvs["tokenizer.ggml." + key] = tid
     if unigram:
         kvs["tokenizer.ggml.add_bos_token"] = False
         kvs["tokenizer.ggml.add_eos_token"] = True

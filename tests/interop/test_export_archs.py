@@ -396,18 +396,44 @@ def test_undone_transform_would_fail(exported, checkpoints, tmp_path, name):
 
 # --type PRESET: what llama-quantize (llama-cpp-python's llama_model_quantize)
 # makes of convert_hf_to_gguf.py's F32 file, in one pass. (name, preset,
-# --output-tensor-type, --token-embedding-type)
+# --output-tensor-type, --token-embedding-type, --tensor-type REGEX=TYPE
+# pairs, llama.cpp's tt_overrides, in order.) llama.cpp's rules for the
+# overrides (llama-quant.cpp, llama_tensor_get_type): the explicit output and
+# token-embedding types win over any pattern; otherwise the first pattern
+# that std::regex_search finds in the GGUF name wins; tensors it does not
+# quantize (norms) are left alone; a matched tensor skips the preset's mix,
+# whose per-kind layer counters (i_ffn_down …) it then does not advance; the
+# row-size fallback still applies.
 PRESETS = [
-    ("qwen2_wide", "Q4_K_M", None, None),
-    ("qwen2_wide", "Q6_K", None, None),
-    ("qwen2_wide", "Q3_K_S", "Q8_0", "Q4_K"),
-    ("mixtral_wide", "Q4_K_M", None, None),
-    ("mixtral_wide", "Q5_K_S", None, None),
+    ("qwen2_wide", "Q4_K_M", None, None, ()),
+    ("qwen2_wide", "Q6_K", None, None, ()),
+    ("qwen2_wide", "Q3_K_S", "Q8_0", "Q4_K", ()),
+    ("mixtral_wide", "Q4_K_M", None, None, ()),
+    ("mixtral_wide", "Q5_K_S", None, None, ()),
     # rows of 64: every k-quant falls back
-    ("gpt2", "Q4_K_M", None, None),
+    ("gpt2", "Q4_K_M", None, None, ()),
+    # blk.0's ffn_down taken out of the mix: blk.1's is then counted as
+    # layer 0 of 2 and gets Q4_K, not the Q6_K of the plain Q4_K_M.
+    ("qwen2_wide", "Q4_K_M", None, None, (("blk\\.0\\.ffn_down", "Q8_0"),)),
+    # First match wins, searched anywhere in the name: attn_output is taken
+    # by "output" (Q4_0), attn_q/attn_k by the second pattern (Q5_K), attn_v
+    # by "attn" (Q8_0), attn_norm is left F32; the explicit output and
+    # embedding types beat the pattern that names them.
+    ("qwen2_wide", "Q4_K_M", "Q6_K", "Q8_0",
+     (("output|token_embd", "Q4_0"), ("attn_(q|k)\\.", "Q5_K"), ("attn", "Q8_0"))),
+    # Without explicit types the patterns name output and token_embd too;
+    # an anchored pattern for one block.
+    ("qwen2_wide", "Q6_K", None, None, (("^output\\.", "Q5_K"), ("token_embd", "Q4_K"), ("^blk\\.1\\.", "Q4_0"))),
+    # Expert tensors (3-D) and the router (never quantized).
+    ("mixtral_wide", "Q4_K_M", None, "Q6_K",
+     (("ffn_(up|gate)_exps", "Q5_K"), ("ffn_down_exps", "Q4_0"), ("ffn_gate_inp", "Q8_0"))),
+    # Rows of 64, where the preset's k-quants fall back: 32-block types by
+    # pattern. (A pattern's k-quant there llama.cpp would replace by its
+    # row-size fallback; mlmf refuses it, engine/quant.checkExplicit.)
+    ("gpt2", "Q4_K_M", "Q8_0", None, (("attn_qkv", "Q4_0"), ("ffn", "Q5_0"), ("token_embd", "Q4_1"))),
 ]
 FTYPE_IDS = {"Q4_K_M": 15, "Q6_K": 18, "Q3_K_S": 11, "Q5_K_S": 16}
-GGML_TYPE_IDS = {"Q8_0": 8, "Q4_K": 12, "Q6_K": 14}
+GGML_TYPE_IDS = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q8_0": 8, "Q4_K": 12, "Q5_K": 13, "Q6_K": 14}
 
 
 @pytest.fixture(scope="module")
@@ -431,8 +457,9 @@ def reference_f32(mlmf, d):
     return _ref_f32[d]
 
 
-@pytest.mark.parametrize("name, preset, out_type, emb_type", PRESETS)
-def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints, tmp_path, name, preset, out_type, emb_type):
+@pytest.mark.parametrize("name, preset, out_type, emb_type, tensor_types", PRESETS)
+def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints, tmp_path, name, preset, out_type, emb_type,
+                                                         tensor_types):
     import ctypes
 
     llama_cpp = pytest.importorskip("llama_cpp")
@@ -443,6 +470,8 @@ def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints
         extra += ["--output-tensor-type", out_type]
     if emb_type:
         extra += ["--token-embedding-type", emb_type]
+    for pat, typ in tensor_types:
+        extra += ["--tensor-type", f"{pat}={typ}"]
     mlmf.run("convert", d, ours, "--to", "gguf", "--type", preset, *extra)
     ref_f32 = reference_f32(mlmf, d)
     theirs = tmp_path / "llama.gguf"
@@ -453,6 +482,17 @@ def test_preset_matches_llama_quantize_of_the_f32_export(mlmf, wide, checkpoints
         p.output_tensor_type = GGML_TYPE_IDS[out_type]
     if emb_type:
         p.token_embedding_type = GGML_TYPE_IDS[emb_type]
+    keep = []  # the ctypes buffers must outlive the call
+    if tensor_types:
+        arr = (llama_cpp.llama_model_tensor_override * (len(tensor_types) + 1))()
+        for i, (pat, typ) in enumerate(tensor_types):
+            b = ctypes.create_string_buffer(pat.encode())
+            keep.append(b)
+            arr[i].pattern = ctypes.cast(b, ctypes.c_char_p)
+            arr[i].type = GGML_TYPE_IDS[typ]
+        arr[len(tensor_types)].pattern = None
+        p.tt_overrides = arr
+        keep.append(arr)
     assert llama_cpp.llama_model_quantize(str(ref_f32).encode(), str(theirs).encode(), ctypes.byref(p)) == 0
     got, want = gguf.GGUFReader(ours), gguf.GGUFReader(theirs)
     assert [t.name for t in got.tensors] == [t.name for t in want.tensors], "tensor names or order differ"

@@ -319,3 +319,77 @@ def test_keep_split_matches_llama_quantize(mlmf, model, tmp_path, split_args):
     assert len(names) == len(inputs)
     for n in names:
         assert_same(ours / n, theirs / n)
+
+
+# A block of values clustered near +5e4 with importance weights (i % 7) / 2:
+# Q4_1's make_qkx3_quants fits a min below the f16 range (formats/ggml
+# TestQ4_1ImatrixOverflowIsLibggmls, FuzzQuantize's crasher). In a row of
+# 256 the fit depends on the row's mean square too, so overflow_row looks
+# for a row that overflows in libggml itself.
+OVERFLOW_BLOCK = np.array([53493.273, 53873.156, 53297.09, 53378.957, 53582.844, 53560.24, 53597.59, 53691.77, 53723.31, 53930.57, 52231.258, 53680.363, 53326.44, 51974.586, 53598.26, 53464.69, 53144.016, 53488.2, 53458.383, 52759.543, 53607.184, 54209.027, 53579.62, 53445.445, 54864.44, 52927.18, 52602.426, 52052.402, 54126.1, 53281.332, 53494.98, 53514.273], np.float32)
+
+
+def overflow_row(n, im):
+    import ggml_oracle
+
+    g = ggml_oracle.load()
+    rng = np.random.default_rng(0)
+    for _ in range(1000):
+        row = (np.tile(OVERFLOW_BLOCK, n // 32) + rng.standard_normal(n) * rng.choice([1, 10, 100, 300])).astype(np.float32)
+        q = np.frombuffer(g.quantize(GGML_TYPES["Q4_1"], row, n, im), np.uint8).reshape(-1, 20)
+        if not np.isfinite(q[:, 2:4].copy().view(np.float16).astype(np.float32)).all():
+            return row
+    pytest.fail("no row of clustered values overflows libggml's Q4_1 min")
+
+
+def test_scale_overflow_refused_like_llama_quantize(mlmf, model, tmp_path):
+    """A weight made of OVERFLOW_BLOCK: Q4_1 with the importance matrix gives
+    -Inf block mins in libggml; llama_model_quantize checks what it wrote
+    (ggml_validate_row_data) and refuses the tensor, and so does mlmf,
+    leaving no file. Without the importance matrix both quantize it alike."""
+    src = tmp_path / "big.gguf"
+    r = gguf.GGUFReader(str(model / "f32.gguf"))
+    w = gguf.GGUFWriter(str(src), "llama")
+    w.kv_data[0].clear()  # the arch key comes back with the copied fields
+    for k, f in r.fields.items():
+        if k.startswith("GGUF."):
+            continue
+        t = f.types[0]
+        if t == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(k, f.contents(), t, sub_type=f.types[-1])
+        else:
+            w.add_key_value(k, f.contents(), t)
+    for t in r.tensors:
+        a = np.array(t.data, dtype=np.float32).reshape([int(x) for x in reversed(t.shape)])
+        if t.name == "blk.0.attn_q.weight":
+            a = np.tile(overflow_row(a.shape[1], np.arange(a.shape[1]) % 7 * np.float32(0.5)), (a.shape[0], 1))
+        w.add_tensor(t.name, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    im = tmp_path / "imatrix.gguf"
+    w = gguf.GGUFWriter(str(im), "llama")
+    w.add_type("imatrix")
+    w.add_array("imatrix.datasets", ["synthetic"])
+    w.add_uint32("imatrix.chunk_count", 1)
+    w.add_uint32("imatrix.chunk_size", 512)
+    for name, cols in quantizable(r).items():
+        w.add_tensor(name + ".in_sum2", (np.arange(cols) % 7 * 0.5 * 512).astype(np.float32))
+        w.add_tensor(name + ".counts", np.array([512], np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(AssertionError, match="llama_model_quantize failed"):
+        llama_quantize(src, tmp_path / "llama.gguf", "Q4_1", imatrix=im)
+    ours = tmp_path / "out" / "mlmf.gguf"
+    ours.parent.mkdir()
+    p = mlmf.run("quantize", src, ours, "--type", "Q4_1", "--imatrix", im, "--quiet", check=False)
+    assert p.returncode != 0
+    assert "blk.0.attn_q.weight" in p.stderr and "invalid quantized data" in p.stderr, p.stderr
+    assert list(ours.parent.iterdir()) == []
+    # Without the importance matrix both quantize it.
+    llama_quantize(src, tmp_path / "llama-plain.gguf", "Q4_1")
+    mlmf.run("quantize", src, tmp_path / "mlmf-plain.gguf", "--type", "Q4_1", "--quiet")
+    assert_same(tmp_path / "mlmf-plain.gguf", tmp_path / "llama-plain.gguf")

@@ -81,6 +81,10 @@ ARCHS = {
                    dict(COMMON, hidden_size=256, intermediate_size=512, tie_word_embeddings=False)),
     "mixtral_wide": ("MixtralConfig", "MixtralForCausalLM", "llama-spm", "bfloat16",
                      dict(COMMON, hidden_size=256, intermediate_size=256, num_local_experts=4, num_experts_per_tok=2)),
+    # The demo's LLaMA shape with the SentencePiece fixture (test_export_spm.py
+    # removes tokenizer.json).
+    "llama_spm": ("LlamaConfig", "LlamaForCausalLM", "llama-spm", "bfloat16",
+                  dict(COMMON, tie_word_embeddings=False)),
     # A Qwen2 with a byte-level BPE whose pre-tokenizer regex neither the
     # converter (by hash) nor llama.cpp knows.
     "odd-pre": ("Qwen2Config", "Qwen2ForCausalLM", "odd-pre", "bfloat16", dict(COMMON)),
