@@ -292,23 +292,12 @@ func f32Bytes(x []float32) []byte {
 // convert_hf_to_gguf.py's LlamaModel.permute does:
 // w.reshape(n_head, 2, rows/n_head/2, cols).swapaxes(1, 2).reshape(w.shape).
 func permuteQK(x []float32, shape []int64, nHead int) []float32 {
-	rows := int(shape[0])
 	cols := 1
 	for _, d := range shape[1:] {
 		cols *= int(d)
 	}
-	half := rows / nHead / 2
 	out := make([]float32, len(x))
-	for h := 0; h < nHead; h++ {
-		base := h * 2 * half
-		for j := 0; j < half; j++ {
-			for i := 0; i < 2; i++ {
-				dst := base + j*2 + i
-				src := base + i*half + j
-				copy(out[dst*cols:(dst+1)*cols], x[src*cols:(src+1)*cols])
-			}
-		}
-	}
+	permuteRows(f32Bytes(out), f32Bytes(x), 4*cols, nHead)
 	return out
 }
 
