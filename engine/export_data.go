@@ -500,22 +500,58 @@ func permuteRows(dst, src []byte, rowBytes, nHead int) {
 	}
 }
 
-// bufPool holds the chunk buffers of the exports (about rowChunkBytes
-// each): reused across chunks, tensors and the writer goroutine instead of
-// allocated per tensor.
-var bufPool sync.Pool
+// bufPool holds the chunk buffers of the exports (at most rowChunkBytes
+// or so each): reused across chunks, tensors and the writer goroutine
+// instead of allocated per tensor. Unlike a sync.Pool it survives garbage
+// collections; it keeps at most maxPooled buffers.
+var bufPool struct {
+	mu   sync.Mutex
+	list []*[]byte
+}
 
+const maxPooled = 8
+
+// getBuf returns a buffer of n bytes: the smallest pooled one that holds
+// them, else a new one of the next power of two (float32-aligned: make of
+// []byte is at least 8-byte aligned).
 func getBuf(n int) *[]byte {
-	if p, ok := bufPool.Get().(*[]byte); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
+	bufPool.mu.Lock()
+	best := -1
+	for i, p := range bufPool.list {
+		if cap(*p) >= n && (best < 0 || cap(*p) < cap(*bufPool.list[best])) {
+			best = i
 		}
-		bufPool.Put(p)
 	}
-	// float32-aligned: make of []byte is at least 8-byte aligned.
-	b := make([]byte, n, max(n, 64))
+	if best >= 0 {
+		p := bufPool.list[best]
+		bufPool.list = slices.Delete(bufPool.list, best, best+1)
+		bufPool.mu.Unlock()
+		*p = (*p)[:n]
+		return p
+	}
+	bufPool.mu.Unlock()
+	c := 1 << 16
+	for c < n {
+		c <<= 1
+	}
+	b := make([]byte, n, c)
 	return &b
+}
+
+// putBuf returns p to the pool, which drops its smallest buffer when full.
+func putBuf(p *[]byte) {
+	bufPool.mu.Lock()
+	defer bufPool.mu.Unlock()
+	bufPool.list = append(bufPool.list, p)
+	if len(bufPool.list) > maxPooled {
+		small := 0
+		for i, q := range bufPool.list {
+			if cap(*q) < cap(*bufPool.list[small]) {
+				small = i
+			}
+		}
+		bufPool.list = slices.Delete(bufPool.list, small, small+1)
+	}
 }
 
 // growBuf returns p when it holds n bytes, else a pooled buffer that does
@@ -526,7 +562,7 @@ func growBuf(p *[]byte, n int64) *[]byte {
 		return p
 	}
 	if p != nil {
-		bufPool.Put(p)
+		putBuf(p)
 	}
 	return getBuf(int(n))
 }
@@ -534,7 +570,7 @@ func growBuf(p *[]byte, n int64) *[]byte {
 func putBufs(ps ...*[]byte) {
 	for _, p := range ps {
 		if p != nil {
-			bufPool.Put(p)
+			putBuf(p)
 		}
 	}
 }
@@ -606,7 +642,7 @@ func (cw *chunkWriter) buf(n int64) *[]byte {
 				if q == p {
 					p = getBuf(int(n))
 					cw.owned[i] = p
-					bufPool.Put(q)
+					putBuf(q)
 					break
 				}
 			}
@@ -628,7 +664,7 @@ func (cw *chunkWriter) close() (int64, error) {
 	close(cw.full)
 	<-cw.done
 	for _, p := range cw.owned {
-		bufPool.Put(p)
+		putBuf(p)
 	}
 	return cw.n, cw.err
 }
