@@ -230,7 +230,7 @@ def bench_ggml():
             os.close(saved)
         assert rc == 0, "llama_model_quantize failed"
         same = open(ours_out, "rb").read() == open(theirs_out, "rb").read()
-        row(f"5. quantize {size/1e9:.2f} GB F32 GGUF -> {preset} ({'identical' if same else 'DIFFERENT'} files)",
+        row(f"5. quantize {size/1e9:.2f} GB F32 GGUF -> {preset} ({'same tensors and metadata' if same else 'DIFFERENT files'})",
             ours, "llama_model_quantize", theirs, "s", higher_better=False)
         os.remove(ours_out); os.remove(theirs_out)
 
@@ -288,12 +288,23 @@ def timed(cmd):
 
 
 def sha256(path):
+    """A digest of a GGUF's content as the interop tests compare it: every
+    KV (key, types, value) but mlmf's provenance (mlmf.*: its version, the
+    options, the source files' hashes, which the script does not write),
+    then every tensor's name, type, shape and bytes."""
     import hashlib
 
+    from gguf import GGUFReader
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(1 << 24):
-            h.update(b)
+    r = GGUFReader(path)
+    for k, f in r.fields.items():
+        if k.startswith("mlmf."):
+            continue
+        h.update(repr((k, [int(x) for x in f.types], f.contents() if not k.startswith("GGUF.") else None)).encode())
+    for t in r.tensors:
+        h.update(repr((t.name, int(t.tensor_type), [int(x) for x in t.shape])).encode())
+        h.update(memoryview(t.data).cast("B"))
     return h.hexdigest()
 
 
@@ -415,7 +426,7 @@ def bench_export():
             med = lambda xs, i: statistics.median(x[i] for x in xs)
             ours, ours_cpu, ours_rss = med(ours_runs, 0), med(ours_runs, 1), max(x[2] for x in ours_runs)
             theirs, theirs_cpu, theirs_rss = med(theirs_runs, 0), med(theirs_runs, 1), max(x[2] for x in theirs_runs)
-            row(f"7. HF BF16 {size/1e9:.2f} GB -> GGUF {typ}{where} ({'identical' if same else 'DIFFERENT'} files)",
+            row(f"7. HF BF16 {size/1e9:.2f} GB -> GGUF {typ}{where} ({'same tensors and metadata' if same else 'DIFFERENT files'})",
                 ours, "convert_hf_to_gguf.py", theirs, "s", higher_better=False)
             if runs > 1:
                 print(f"   medians of {runs} alternating runs: mlmf {', '.join(f'{x[0]:.1f}' for x in ours_runs)} s; "
