@@ -114,6 +114,6 @@ def test_split_files_equal_convert_hf_to_gguf(outputs, demo_dir):
         if i == 0:
             lines = got.fields["mlmf.source.files"].contents()
             f = demo_dir / "model.safetensors"
-            assert f"{hashlib.sha256(f.read_bytes()).hexdigest()} {f.stat().st_size} {f.name}" in lines
+            assert [line.split() for line in lines] == [[hashlib.sha256(f.read_bytes()).hexdigest(), str(f.stat().st_size), f.name]]
         else:
             assert not [k for k in got.fields if k.startswith(("mlmf.", "general."))], f"{fn}: metadata outside the first split"
