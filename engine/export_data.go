@@ -255,24 +255,12 @@ func (e *exportData) writeChunks(cw *chunkWriter, budget, ne0, outRow int64) err
 			}
 			buf := cw.buf(rows * outRow)
 			o := (*buf)[:rows*outRow]
-			one := mode != viaF32
-			if one {
-				if err := cast.ConvertParallel(o, e.to, b, s.info.DType, cast.Options{}, workers); err != nil {
-					return fmt.Errorf("tensor %q (%s): %w", e.name, s.info.Name, err)
-				}
-				one = mode == direct || !hasNonFinite16(o, finiteMask(e.to))
-			}
-			switch {
-			case one:
-			case e.to == formats.F32:
-				xs := f32View(o)
-				if err := cast.ConvertParallel(o, formats.F32, b, s.info.DType, cast.Options{}, workers); err != nil {
-					return fmt.Errorf("tensor %q (%s): %w", e.name, s.info.Name, err)
-				}
-				if err := e.apply(xs, &tmp, s.info); err != nil {
+			if e.op != mapping.OpNormPlusOne {
+				if err := e.encodeRows(o, b, s.info, mode, rows, ne0, outRow, workers); err != nil {
 					return err
 				}
-			default:
+			} else {
+				// Gemma's norm + 1 (1-D, small): through F32 as a whole
 				x = growBuf(x, chunk*4)
 				xb := (*x)[:k*4]
 				if err := cast.ConvertParallel(xb, formats.F32, b, s.info.DType, cast.Options{}, workers); err != nil {
@@ -282,16 +270,90 @@ func (e *exportData) writeChunks(cw *chunkWriter, budget, ne0, outRow int64) err
 				if err := e.apply(xs, &tmp, s.info); err != nil {
 					return err
 				}
-				if e.to.IsQuantized() {
-					if err := ggml.QuantizeParallel(o, xs, e.to, int(ne0), nil, workers); err != nil {
-						return fmt.Errorf("tensor %q: %w", e.name, err)
-					}
-				} else if err := cast.ConvertParallel(o, e.to, xb, formats.F32, cast.Options{}, workers); err != nil {
-					return fmt.Errorf("tensor %q: %w", e.name, err)
+				if err := e.encodeF32(o, xs, ne0); err != nil {
+					return err
 				}
 			}
 			cw.send(o, buf, drop)
 		}
+	}
+	return nil
+}
+
+// encodeRows converts rows of the source (b, of type src.DType) into o in
+// the target type on up to workers goroutines, each a block of rows at a
+// time small enough to stay in its core's cache: in one step where mode
+// allows (under directFinite a block with a non-finite value is done again
+// through F32), else widened into a per-worker F32 scratch block and
+// quantized or narrowed from there. The result is the two-step one, in
+// one pass over memory.
+func (e *exportData) encodeRows(o, b []byte, src formats.TensorInfo, mode directMode, rows, ne0, outRow int64, workers int) error {
+	esize := int64(len(b)) / (rows * ne0)
+	blockRows := max(1, encodeBlock/ne0)
+	per := (rows + int64(workers) - 1) / int64(workers)
+	per = (per + blockRows - 1) / blockRows * blockRows
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		r0, r1 := int64(w)*per, min(rows, int64(w+1)*per)
+		if r0 >= r1 {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var x *[]byte
+			defer func() { putBufs(x) }()
+			for r := r0; r < r1; r += blockRows {
+				n := min(blockRows, r1-r)
+				ob := o[r*outRow : (r+n)*outRow]
+				sb := b[r*ne0*esize : (r+n)*ne0*esize]
+				if mode != viaF32 {
+					if err := cast.Convert(ob, e.to, sb, src.DType, cast.Options{}); err != nil {
+						errs[w] = fmt.Errorf("tensor %q (%s): %w", e.name, src.Name, err)
+						return
+					}
+					if mode == direct || !hasNonFinite16(ob, finiteMask(e.to)) {
+						continue
+					}
+				}
+				if x == nil {
+					x = getBuf(int(blockRows * ne0 * 4))
+				}
+				xb := (*x)[:n*ne0*4]
+				if err := cast.Convert(xb, formats.F32, sb, src.DType, cast.Options{}); err != nil {
+					errs[w] = fmt.Errorf("tensor %q (%s): %w", e.name, src.Name, err)
+					return
+				}
+				if err := e.encodeF32(ob, f32View(xb), ne0); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// encodeBlock is the F32 elements a worker of encodeRows handles at a
+// time (256 KiB of F32).
+const encodeBlock = 64 << 10
+
+// encodeF32 writes F32 rows of ne0 values into o in the target type, on
+// the calling goroutine.
+func (e *exportData) encodeF32(o []byte, xs []float32, ne0 int64) error {
+	var err error
+	switch {
+	case e.to == formats.F32:
+		copy(o, f32Bytes(xs))
+	case e.to.IsQuantized():
+		err = ggml.Quantize(o, xs, e.to, int(ne0), nil)
+	default:
+		err = cast.Convert(o, e.to, f32Bytes(xs), formats.F32, cast.Options{})
+	}
+	if err != nil {
+		return fmt.Errorf("tensor %q: %w", e.name, err)
 	}
 	return nil
 }
@@ -466,20 +528,29 @@ func finiteMask(d formats.DType) uint16 {
 }
 
 // hasNonFinite16 reports whether the 16-bit floats of b (exponent field
-// mask) hold an Inf or a NaN: all exponent bits set. Four at a time.
+// mask) hold an Inf or a NaN: all exponent bits set. Sixteen at a time,
+// SWAR: a lane of y is zero where every exponent bit is set, and
+// (y - 1) &^ y has its top bit set in such a lane (and only where some lane
+// is zero).
 func hasNonFinite16(b []byte, mask uint16) bool {
-	m := uint64(mask) * 0x0001000100010001
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		y := binary.LittleEndian.Uint64(b[i:])&m ^ m // a lane is 0 where every exponent bit is set
-		if (y-0x0001000100010001)&^y&0x8000800080008000 != 0 {
+	const lo, hi = 0x0001000100010001, 0x8000800080008000
+	m := uint64(mask) * lo
+	for len(b) >= 32 {
+		w := b[:32]
+		y0 := binary.LittleEndian.Uint64(w[0:])&m ^ m
+		y1 := binary.LittleEndian.Uint64(w[8:])&m ^ m
+		y2 := binary.LittleEndian.Uint64(w[16:])&m ^ m
+		y3 := binary.LittleEndian.Uint64(w[24:])&m ^ m
+		if ((y0-lo)&^y0|(y1-lo)&^y1|(y2-lo)&^y2|(y3-lo)&^y3)&hi != 0 {
 			return true
 		}
+		b = b[32:]
 	}
-	for ; i+2 <= len(b); i += 2 {
-		if binary.LittleEndian.Uint16(b[i:])&mask == mask {
+	for len(b) >= 2 {
+		if binary.LittleEndian.Uint16(b)&mask == mask {
 			return true
 		}
+		b = b[2:]
 	}
 	return false
 }

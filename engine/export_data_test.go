@@ -662,3 +662,33 @@ func isNaNBF16(b []byte) bool {
 	h := uint16(b[0]) | uint16(b[1])<<8
 	return h&0x7f80 == 0x7f80 && h&0x7f != 0
 }
+
+func TestHasNonFinite16(t *testing.T) {
+	t.Parallel()
+	for _, mask := range []uint16{0x7c00, 0x7f80} {
+		b := make([]byte, 2*67)
+		for i := range 67 {
+			b[2*i+1] = 0x3c // 1.0 in F16, 1.875 in BF16: finite
+		}
+		if hasNonFinite16(b, mask) {
+			t.Fatalf("mask %04x: finite values reported", mask)
+		}
+		for i := range 67 {
+			for _, v := range []uint16{mask, mask | 1, mask | 0x8000, mask | 0x8001} {
+				c := slices.Clone(b)
+				c[2*i], c[2*i+1] = byte(v), byte(v>>8)
+				if !hasNonFinite16(c, mask) {
+					t.Fatalf("mask %04x: %04x at %d missed", mask, v, i)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkHasNonFinite16(b *testing.B) {
+	buf := make([]byte, 16<<20)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		hasNonFinite16(buf, 0x7c00)
+	}
+}
