@@ -50,6 +50,12 @@ type ExportRequest struct {
 	// DropUnmapped writes the file without the tensors no rule maps
 	// (listed in ExportResult.Dropped) instead of refusing it.
 	DropUnmapped bool
+	// Split, when set, cuts the output into OUT-0000i-of-0000N.gguf files
+	// as convert_hf_to_gguf.py's --split-max-tensors, --split-max-size and
+	// --no-tensor-first-split do (gguf-py's GGUFWriter: the metadata and
+	// provenance in the first split only; one file, unsuffixed, when the
+	// model fits one split). GGUFPy and QuantizeKeyOrder are set for it.
+	Split *gguf.SplitOptions
 }
 
 // ExportResult describes a finished export.
@@ -58,6 +64,8 @@ type ExportResult struct {
 	Tensors int
 	// Dropped are the unmapped source tensors left out (DropUnmapped).
 	Dropped []string
+	// Files are the files written: Output, or its splits.
+	Files   []string
 	Bytes   int64
 	Elapsed time.Duration
 }
@@ -214,13 +222,22 @@ func ExportGGUF(ctx context.Context, req ExportRequest, progress func(Progress))
 	}
 
 	trackProgress(ctx, tensors, sizes, start, progress)
-	if err := gguf.WriteDeferred(ctx, req.Output, kvs, tensors, func() ([]gguf.KV, error) { return finalKVs(kvs) }); err != nil {
+	final := func() ([]gguf.KV, error) { return finalKVs(kvs) }
+	files := []string{req.Output}
+	if req.Split != nil {
+		opt := *req.Split
+		opt.GGUFPy, opt.QuantizeKeyOrder = true, true
+		files, err = gguf.WriteSplitDeferred(ctx, req.Output, kvs, tensors, opt, final)
+	} else {
+		err = gguf.WriteDeferred(ctx, req.Output, kvs, tensors, final)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("export: %s: %w", req.Source, err)
 	}
-	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Dropped: dropped, Bytes: total, Elapsed: time.Since(start)}, nil
+	return &ExportResult{Arch: det.Arch, Tensors: len(tensors), Dropped: dropped, Files: files, Bytes: total, Elapsed: time.Since(start)}, nil
 }
 
 // guessType is convert_hf_to_gguf.py's --outtype auto: the dtype of the
@@ -292,23 +309,12 @@ func f32Bytes(x []float32) []byte {
 // convert_hf_to_gguf.py's LlamaModel.permute does:
 // w.reshape(n_head, 2, rows/n_head/2, cols).swapaxes(1, 2).reshape(w.shape).
 func permuteQK(x []float32, shape []int64, nHead int) []float32 {
-	rows := int(shape[0])
 	cols := 1
 	for _, d := range shape[1:] {
 		cols *= int(d)
 	}
-	half := rows / nHead / 2
 	out := make([]float32, len(x))
-	for h := 0; h < nHead; h++ {
-		base := h * 2 * half
-		for j := 0; j < half; j++ {
-			for i := 0; i < 2; i++ {
-				dst := base + j*2 + i
-				src := base + i*half + j
-				copy(out[dst*cols:(dst+1)*cols], x[src*cols:(src+1)*cols])
-			}
-		}
-	}
+	permuteRows(f32Bytes(out), f32Bytes(x), 4*cols, nHead)
 	return out
 }
 

@@ -16,8 +16,13 @@ with the ratio. Run through the Makefile (it builds the Go side and the venv).
 
 Rows are selectable: `BENCH_ROWS=7 make bench` or `scripts/bench.sh 7` runs
 row 7 alone (1-3, 4-6 and 7 are the groups that run together). Row 7 needs
-about 13 GB free in BENCH_TMP (default: the system temp dir); BENCH_OUT_DIR
-(e.g. /dev/shm) writes its outputs elsewhere, to measure without the disk.
+about 5 GB free in BENCH_TMP (default: the system temp dir) for its source
+checkpoint, and writes both converters' outputs (one at a time) to /dev/shm
+when that tmpfs has room: fsync is a no-op there for both, so the row
+compares the converters, not the disk. Without room (or with BENCH_OUT_DIR
+set, e.g. to a directory on disk) the outputs go to BENCH_OUT_DIR or
+BENCH_TMP and both converters fsync them. BENCH_EXPORT_RUNS=N runs each
+side N times, alternating, and reports medians.
 """
 
 import ctypes
@@ -26,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -224,7 +230,7 @@ def bench_ggml():
             os.close(saved)
         assert rc == 0, "llama_model_quantize failed"
         same = open(ours_out, "rb").read() == open(theirs_out, "rb").read()
-        row(f"5. quantize {size/1e9:.2f} GB F32 GGUF -> {preset} ({'identical' if same else 'DIFFERENT'} files)",
+        row(f"5. quantize {size/1e9:.2f} GB F32 GGUF -> {preset} ({'same tensors and metadata' if same else 'DIFFERENT files'})",
             ours, "llama_model_quantize", theirs, "s", higher_better=False)
         os.remove(ours_out); os.remove(theirs_out)
 
@@ -253,6 +259,21 @@ os.close(fd)
 """
 
 
+def fs_type(path):
+    """The file system type of the mount holding path (Linux's
+    /proc/mounts; "" elsewhere)."""
+    path, best, kind = os.path.realpath(path), "", ""
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and (path == parts[1] or path.startswith(parts[1].rstrip("/") + "/")) and len(parts[1]) >= len(best):
+                    best, kind = parts[1], parts[2]
+    except OSError:
+        pass
+    return kind
+
+
 def timed(cmd):
     """Runs cmd under /usr/bin/time -v: wall seconds, CPU seconds (user +
     system) and peak RSS in bytes."""
@@ -267,12 +288,23 @@ def timed(cmd):
 
 
 def sha256(path):
+    """A digest of a GGUF's content as the interop tests compare it: every
+    KV (key, types, value) but mlmf's provenance (mlmf.*: its version, the
+    options, the source files' hashes, which the script does not write),
+    then every tensor's name, type, shape and bytes."""
     import hashlib
 
+    from gguf import GGUFReader
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(1 << 24):
-            h.update(b)
+    r = GGUFReader(path)
+    for k, f in r.fields.items():
+        if k.startswith("mlmf."):
+            continue
+        h.update(repr((k, [int(x) for x in f.types], f.contents() if not k.startswith("GGUF.") else None)).encode())
+    for t in r.tensors:
+        h.update(repr((t.name, int(t.tensor_type), [int(x) for x in t.shape])).encode())
+        h.update(memoryview(t.data).cast("B"))
     return h.hexdigest()
 
 
@@ -347,15 +379,26 @@ def bench_export():
         return
     layers = int(os.environ.get("BENCH_EXPORT_LAYERS", "12"))  # 12 layers: 4.3 GB
     parent = os.environ.get("BENCH_TMP") or tempfile.gettempdir()
-    # BENCH_OUT_DIR puts the outputs elsewhere (a tmpfs such as /dev/shm
-    # takes the disk out of the comparison: fsync is then free).
-    out_parent = os.environ.get("BENCH_OUT_DIR") or parent
+    # The outputs go to a tmpfs (/dev/shm) when it has room: both
+    # converters write through the page cache and fsync, which is a no-op
+    # there for both, so the row times the converters rather than the disk.
+    # BENCH_OUT_DIR chooses the place instead (a directory on disk measures
+    # with the disk, fsync included for both).
+    out_need = layers * 354e6 + 1e9  # one F16 output at a time
+    out_parent = os.environ.get("BENCH_OUT_DIR")
+    if not out_parent:
+        shm = "/dev/shm"
+        out_parent = shm if os.path.isdir(shm) and shutil.disk_usage(shm).free >= out_need else parent
     need = layers * 354e6 * (1 if out_parent != parent else 2) + 1e9  # source + one F16 output at a time
-    for where, n in ((parent, need), (out_parent, layers * 354e6 + 1e9)):
+    for where, n in ((parent, need), (out_parent, out_need)):
         free = shutil.disk_usage(where).free
         if free < n:
             print(f"7. skipped: {where} has {free/1e9:.1f} GB free, the row needs {n/1e9:.1f} GB (set BENCH_TMP, BENCH_OUT_DIR)")
             return
+    tmpfs = fs_type(out_parent) == "tmpfs"
+    print(f"7. outputs on {out_parent} ({'tmpfs: fsync is a no-op for both converters' if tmpfs else 'disk: both converters fsync'}); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    runs = max(1, int(os.environ.get("BENCH_EXPORT_RUNS", "1")))
     tmp = tempfile.mkdtemp(prefix="mlmf-bench-export-", dir=parent)
     outs = tmp if out_parent == parent else tempfile.mkdtemp(prefix="mlmf-bench-export-out-", dir=out_parent)
     try:
@@ -369,20 +412,28 @@ def bench_export():
         with open(runner, "w") as f:
             f.write(EXPORT_RUNNER)
         subprocess.run(["cat", os.path.join(d, "model.safetensors")], stdout=subprocess.DEVNULL, check=True)
-        where = "" if outs == tmp else f", output on {out_parent}"
+        where = f", output on {out_parent}" + (" (tmpfs)" if tmpfs else ", fsynced")
         for typ in ("F16", "Q8_0"):
             ours_out, theirs_out = os.path.join(outs, f"mlmf-{typ}.gguf"), os.path.join(outs, f"llama-{typ}.gguf")
-            ours, ours_cpu, ours_rss = timed([mlmf, "convert", d, ours_out, "--to", "gguf", "--type", typ])
-            ours_sum = sha256(ours_out)
-            os.remove(ours_out)
-            theirs, theirs_cpu, theirs_rss = timed([sys.executable, runner, src, d, "--outfile", theirs_out, "--outtype", typ.lower()])
-            same = sha256(theirs_out) == ours_sum
-            os.remove(theirs_out)
-            row(f"7. HF BF16 {size/1e9:.2f} GB -> GGUF {typ}{where} ({'identical' if same else 'DIFFERENT'} files)",
+            ours_runs, theirs_runs, same = [], [], True
+            for _ in range(runs):
+                ours_runs.append(timed([mlmf, "convert", d, ours_out, "--to", "gguf", "--type", typ]))
+                ours_sum = sha256(ours_out)
+                os.remove(ours_out)
+                theirs_runs.append(timed([sys.executable, runner, src, d, "--outfile", theirs_out, "--outtype", typ.lower()]))
+                same = same and sha256(theirs_out) == ours_sum
+                os.remove(theirs_out)
+            med = lambda xs, i: statistics.median(x[i] for x in xs)
+            ours, ours_cpu, ours_rss = med(ours_runs, 0), med(ours_runs, 1), max(x[2] for x in ours_runs)
+            theirs, theirs_cpu, theirs_rss = med(theirs_runs, 0), med(theirs_runs, 1), max(x[2] for x in theirs_runs)
+            row(f"7. HF BF16 {size/1e9:.2f} GB -> GGUF {typ}{where} ({'same tensors and metadata' if same else 'DIFFERENT files'})",
                 ours, "convert_hf_to_gguf.py", theirs, "s", higher_better=False)
+            if runs > 1:
+                print(f"   medians of {runs} alternating runs: mlmf {', '.join(f'{x[0]:.1f}' for x in ours_runs)} s; "
+                      f"convert_hf_to_gguf.py {', '.join(f'{x[0]:.1f}' for x in theirs_runs)} s", flush=True)
             verdict = "within" if ours_rss <= bound else "OVER"
             print(f"   CPU (user+sys): mlmf {ours_cpu:.1f} s, convert_hf_to_gguf.py {theirs_cpu:.1f} s ({theirs_cpu/ours_cpu:.2f}x); "
-                  f"speed target >= 5x", flush=True)
+                  f"speed target >= 5x; load average now {os.getloadavg()[0]:.2f}", flush=True)
             print(f"   peak RSS: mlmf {ours_rss/1e6:.0f} MB ({verdict} the bound of {bound/1e6:.0f} MB), "
                   f"convert_hf_to_gguf.py {theirs_rss/1e6:.0f} MB", flush=True)
     finally:

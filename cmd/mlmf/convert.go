@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"mlmf/engine"
 	"mlmf/formats"
+	"mlmf/formats/gguf"
 	"mlmf/mapping"
 )
 
@@ -31,6 +33,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	embType := fs.String("token-embedding-type", "", "with --to gguf and a preset --type: type of token_embd.weight")
 	rules := fs.String("rules", "", "with --to gguf: a mapping file (YAML, as `mlmf map --rules` and the TUI's fixer write) merged over the built-in rules")
 	dropUnmapped := fs.Bool("drop-unmapped", false, "with --to gguf: leave out the tensors no rule maps instead of refusing the checkpoint")
+	splitTensors := fs.Int("split-max-tensors", 0, "with --to gguf: at most this many tensors per file, written as OUT-00001-of-0000N.gguf … (convert_hf_to_gguf.py's flag)")
+	splitSize := fs.String("split-max-size", "0", "with --to gguf: at most this many tensor bytes per file: N, NK, NM or NG (10^3, 10^6, 10^9; convert_hf_to_gguf.py's flag)")
+	noTensorFirst := fs.Bool("no-tensor-first-split", false, "with --to gguf: the first split holds the metadata only (convert_hf_to_gguf.py's flag)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mlmf convert SRC DST [--dtype BF16] [--shard-size 5GB] [--saturate]")
 		fmt.Fprintln(stderr, "       mlmf convert HF_DIR OUT.gguf --to gguf [--type F32|F16|BF16|Q8_0|PRESET] [--no-vocab]")
@@ -77,6 +82,22 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return fmt.Errorf("convert: --rules: %w", err)
 			}
 			req.Rules = r
+		}
+		// convert_hf_to_gguf.py's split_str_to_n_bytes: N, or N followed by
+		// K, M or G (powers of 1000); "0" is no limit.
+		size, unit := *splitSize, int64(1)
+		if k := strings.IndexAny(size, "KMG"); k >= 0 && k == len(size)-1 {
+			size, unit = size[:k], map[byte]int64{'K': 1e3, 'M': 1e6, 'G': 1e9}[size[k]]
+		}
+		maxBytes, err := strconv.ParseInt(size, 10, 64)
+		if err != nil || maxBytes < 0 || maxBytes > math.MaxInt64/unit {
+			return fmt.Errorf("convert: --split-max-size %q: want a number of bytes, optionally followed by K, M or G (e.g. 5G)", *splitSize)
+		}
+		if *splitTensors < 0 {
+			return fmt.Errorf("convert: --split-max-tensors %d: want a positive count (0: no limit)", *splitTensors)
+		}
+		if *splitTensors > 0 || maxBytes > 0 || *noTensorFirst {
+			req.Split = &gguf.SplitOptions{MaxTensors: *splitTensors, MaxBytes: maxBytes * unit, NoTensorFirstSplit: *noTensorFirst}
 		}
 		return runExportGGUF(ctx, req, tty, stdout, stderr)
 	case "hf":

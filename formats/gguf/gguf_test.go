@@ -350,6 +350,43 @@ func TestSplitRoundTrip(t *testing.T) {
 	}
 }
 
+// TestWriteSplitDeferred checks that the final KVs land in the first
+// split's header and that gguf-py's one-split case writes PREFIX.gguf.
+func TestWriteSplitDeferred(t *testing.T) {
+	dir := t.TempDir()
+	fx := fixture.Fixtures()[0]
+	kvs := append(slices.Clone(fx.KVs), gguf.String("x.hash", "0000"))
+	final := func() ([]gguf.KV, error) {
+		return append(slices.Clone(fx.KVs), gguf.String("x.hash", "abcd")), nil
+	}
+	opt := gguf.SplitOptions{MaxTensors: 3, GGUFPy: true, QuantizeKeyOrder: true}
+	paths, err := gguf.WriteSplitDeferred(context.Background(), filepath.Join(dir, "m.gguf"), kvs, fx.Tensors, opt, final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.String("x.hash"); s != "abcd" || f.Splits() != 2 {
+		t.Errorf("x.hash = %q, %d splits", s, f.Splits())
+	}
+	f.Close()
+	opt.MaxTensors = 100
+	paths, err = gguf.WriteSplitDeferred(context.Background(), filepath.Join(dir, "one.gguf"), kvs, fx.Tensors, opt, final)
+	if err != nil || len(paths) != 1 || filepath.Base(paths[0]) != "one.gguf" {
+		t.Fatalf("one split: %v, %v", paths, err)
+	}
+	bad := func() ([]gguf.KV, error) { return append(slices.Clone(fx.KVs), gguf.String("x.hash", "abcdef")), nil }
+	opt.MaxTensors = 3
+	if _, err := gguf.WriteSplitDeferred(context.Background(), filepath.Join(dir, "bad.gguf"), kvs, fx.Tensors, opt, bad); !errors.Is(err, gguf.ErrCorrupt) {
+		t.Errorf("longer final metadata: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "bad*")); len(m) != 0 {
+		t.Errorf("failed split left %v", m)
+	}
+}
+
 func TestSplitPlan(t *testing.T) {
 	ts := func(sizes ...int) []formats.Tensor {
 		var out []formats.Tensor
@@ -378,6 +415,12 @@ func TestSplitPlan(t *testing.T) {
 		{"assigned, empty middle", ts(1, 1), gguf.SplitOptions{Assign: []int{0, 2}}, nil, "would hold no tensors"},
 		{"assigned, out of order", ts(1, 1, 1), gguf.SplitOptions{Assign: []int{0, 1, 0}}, nil, "out of order"},
 		{"assigned, wrong count", ts(1, 1), gguf.SplitOptions{Assign: []int{0}}, nil, "split indices"},
+		// gguf-py's GGUFWriter: unpadded sizes, both limits, no failure
+		{"gguf-py by size", ts(40, 10, 10, 64), gguf.SplitOptions{GGUFPy: true, MaxBytes: 60}, [][]int{{0, 1, 2}, {3}}, ""},
+		{"gguf-py larger than split", ts(200, 10), gguf.SplitOptions{GGUFPy: true, MaxBytes: 100}, [][]int{{0}, {1}}, ""},
+		{"gguf-py both limits", ts(1, 1, 1, 50, 60), gguf.SplitOptions{GGUFPy: true, MaxTensors: 2, MaxBytes: 100}, [][]int{{0, 1}, {2, 3}, {4}}, ""},
+		{"gguf-py no limit", ts(1, 1, 1), gguf.SplitOptions{GGUFPy: true}, [][]int{{0, 1, 2}}, ""},
+		{"gguf-py first split alone", ts(1, 1), gguf.SplitOptions{GGUFPy: true, NoTensorFirstSplit: true}, [][]int{{}, {0, 1}}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

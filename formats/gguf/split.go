@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,8 +32,15 @@ type SplitOptions struct {
 	Assign []int
 	// QuantizeKeyOrder writes split.no, split.count, split.tensors.count, the
 	// order llama_model_quantize appends them in (gguf-split's is split.no,
-	// split.tensors.count, split.count).
+	// split.tensors.count, split.count); gguf-py's GGUFWriter uses it too.
 	QuantizeKeyOrder bool
+	// GGUFPy cuts as gguf-py's GGUFWriter does for convert_hf_to_gguf.py's
+	// --split-max-tensors and --split-max-size: both limits apply when set
+	// (MaxTensors 0 is no limit), sizes are the tensors' unpadded bytes, a
+	// tensor larger than MaxBytes goes alone in a split instead of failing,
+	// and a model that fits one split is written as PREFIX.gguf without
+	// split.* keys.
+	GGUFPy bool
 }
 
 // SplitPlan assigns tensors to splits as gguf-split does: it returns, for
@@ -43,6 +51,9 @@ func SplitPlan(tensors []formats.Tensor, opt SplitOptions) ([][]int, error) {
 	}
 	if opt.Assign != nil {
 		return assignedSplits(tensors, opt.Assign)
+	}
+	if opt.GGUFPy {
+		return ggufPySplits(tensors, opt)
 	}
 	maxT := opt.MaxTensors
 	if maxT == 0 {
@@ -91,6 +102,34 @@ func SplitPlan(tensors []formats.Tensor, opt SplitOptions) ([][]int, error) {
 	return splits, nil
 }
 
+// ggufPySplits is GGUFWriter.add_tensor_info's cut: a tensor starts a new
+// split when the current one is not empty and holds MaxTensors tensors, or
+// its bytes plus the tensor's would pass MaxBytes.
+func ggufPySplits(tensors []formats.Tensor, opt SplitOptions) ([][]int, error) {
+	splits := [][]int{{}}
+	if opt.NoTensorFirstSplit {
+		splits = append(splits, []int{})
+	}
+	var curSize int64
+	for i, t := range tensors {
+		n, err := t.DType.ByteSize(t.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
+		}
+		cur := splits[len(splits)-1]
+		if len(cur) > 0 && (opt.MaxTensors > 0 && len(cur) >= opt.MaxTensors || opt.MaxBytes > 0 && curSize+n > opt.MaxBytes) {
+			splits = append(splits, []int{})
+			curSize = 0
+		}
+		splits[len(splits)-1] = append(splits[len(splits)-1], i)
+		curSize += n
+	}
+	if len(splits) > 99999 {
+		return nil, fmt.Errorf("gguf: %d splits, split names allow at most 99999: %w", len(splits), ErrUnsupported)
+	}
+	return splits, nil
+}
+
 // assignedSplits checks and groups an explicit split assignment.
 func assignedSplits(tensors []formats.Tensor, assign []int) ([][]int, error) {
 	if len(assign) != len(tensors) {
@@ -123,24 +162,49 @@ func assignedSplits(tensors []formats.Tensor, assign []int) ([][]int, error) {
 // files first and renamed only when every one is complete, so an error or a
 // cancelled ctx leaves no new split behind. It returns the paths written.
 func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.Tensor, opt SplitOptions) ([]string, error) {
+	return WriteSplitDeferred(ctx, prefix, kvs, tensors, opt, nil)
+}
+
+// WriteSplitDeferred is WriteSplit with metadata completed after the
+// tensor data, as WriteDeferred does for one file: once every split is
+// written, final (when not nil) returns the KVs to store instead of kvs,
+// and the first split's header, the one holding them, is rewritten before
+// any file is committed. The final KVs must take as many header bytes as
+// kvs.
+func WriteSplitDeferred(ctx context.Context, prefix string, kvs []KV, tensors []formats.Tensor, opt SplitOptions, final func() ([]KV, error)) ([]string, error) {
 	prefix = strings.TrimSuffix(prefix, ".gguf")
 	assign, err := SplitPlan(tensors, opt)
 	if err != nil {
 		return nil, err
 	}
-	n := len(assign)
-	base := make([]KV, 0, len(kvs))
-	for _, kv := range kvs {
-		switch kv.Key {
-		case KeySplitNo, KeySplitCount, KeySplitTensorsCount:
-			continue
+	if opt.GGUFPy && len(assign) == 1 {
+		// gguf-py: "Model fails split requirements, not splitting"
+		path := prefix + ".gguf"
+		if err := WriteDeferred(ctx, path, kvs, tensors, final); err != nil {
+			return nil, err
 		}
-		base = append(base, kv)
+		return []string{path}, nil
+	}
+	n := len(assign)
+	base := withoutSplitKeys(kvs)
+	splitKVs := func(base []KV, i int) []KV {
+		fkvs := slices.Clone(base)
+		if opt.QuantizeKeyOrder {
+			return append(fkvs,
+				Uint16(KeySplitNo, uint16(i)),
+				Uint16(KeySplitCount, uint16(n)),
+				Int32(KeySplitTensorsCount, int32(len(tensors))))
+		}
+		return append(fkvs,
+			Uint16(KeySplitNo, uint16(i)),
+			Int32(KeySplitTensorsCount, int32(len(tensors))),
+			Uint16(KeySplitCount, uint16(n)))
 	}
 	type out struct {
 		af      *atomicfile.File
 		path    string
 		tensors []formats.Tensor
+		header  int
 	}
 	outs := make([]out, n)
 	defer func() {
@@ -153,18 +217,9 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 	for i, idx := range assign {
 		var fkvs []KV
 		if i == 0 {
-			fkvs = append(fkvs, base...) // only the first split carries the metadata
-		}
-		if opt.QuantizeKeyOrder {
-			fkvs = append(fkvs,
-				Uint16(KeySplitNo, uint16(i)),
-				Uint16(KeySplitCount, uint16(n)),
-				Int32(KeySplitTensorsCount, int32(len(tensors))))
+			fkvs = splitKVs(base, i) // only the first split carries the metadata
 		} else {
-			fkvs = append(fkvs,
-				Uint16(KeySplitNo, uint16(i)),
-				Int32(KeySplitTensorsCount, int32(len(tensors))),
-				Uint16(KeySplitCount, uint16(n)))
+			fkvs = splitKVs(nil, i)
 		}
 		ts := make([]formats.Tensor, len(idx))
 		for j, k := range idx {
@@ -179,7 +234,7 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 		if err != nil {
 			return nil, fmt.Errorf("gguf: %w", err)
 		}
-		outs[i] = out{af: af, path: path, tensors: ts}
+		outs[i] = out{af: af, path: path, tensors: ts, header: len(l.header)}
 		bw := bufio.NewWriterSize(af, 1<<20)
 		if err := l.stream(ctx, bw, ts); err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
@@ -191,6 +246,22 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gguf: %s: %w", prefix, err)
 	}
+	if final != nil {
+		kvs, err := final()
+		if err != nil {
+			return nil, fmt.Errorf("gguf: %s: %w", outs[0].path, err)
+		}
+		l, err := plan(splitKVs(withoutSplitKeys(kvs), 0), outs[0].tensors)
+		if err != nil {
+			return nil, fmt.Errorf("gguf: %s: %w", outs[0].path, err)
+		}
+		if len(l.header) != outs[0].header {
+			return nil, fmt.Errorf("gguf: %s: final metadata takes %d header bytes, the placeholders %d: %w", outs[0].path, len(l.header), outs[0].header, ErrCorrupt)
+		}
+		if _, err := outs[0].af.WriteAt(l.header, 0); err != nil {
+			return nil, fmt.Errorf("gguf: %s: %w", outs[0].path, err)
+		}
+	}
 	paths := make([]string, n)
 	for i := range outs {
 		if err := outs[i].af.Commit(); err != nil {
@@ -200,6 +271,19 @@ func WriteSplit(ctx context.Context, prefix string, kvs []KV, tensors []formats.
 		paths[i] = outs[i].path
 	}
 	return paths, nil
+}
+
+// withoutSplitKeys is kvs less any split.* key.
+func withoutSplitKeys(kvs []KV) []KV {
+	out := make([]KV, 0, len(kvs))
+	for _, kv := range kvs {
+		switch kv.Key {
+		case KeySplitNo, KeySplitCount, KeySplitTensorsCount:
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // ParseSplitSize parses gguf-split's --split-max-size argument: a positive
