@@ -45,6 +45,11 @@ type exportData struct {
 	part, parts, axis int
 	// chunkBytes bounds the F32 working buffer (rowChunkBytes when 0).
 	chunkBytes int64
+	// validate checks quantized rows as llama_model_quantize does
+	// (ggml_validate_row_data) and refuses the tensor when a scale
+	// overflowed; set for llama-quantize presets. The converter's own Q8_0
+	// does not check, so plain --type Q8_0 does not either.
+	validate bool
 }
 
 // exportSegment is a run of elements of one source, in output order.
@@ -340,6 +345,14 @@ func (e *exportData) encodeRows(o, b []byte, src formats.TensorInfo, mode direct
 // time (256 KiB of F32).
 const encodeBlock = 64 << 10
 
+// checkRows is llama_model_quantize's check of every quantized chunk.
+func (e *exportData) checkRows(o []byte) error {
+	if err := ggml.ValidateRows(e.to, o); err != nil {
+		return fmt.Errorf("quantized to %v: %w: its values are out of the type's range, as llama-quantize would also find; choose another type for it with --tensor-type", e.to, err)
+	}
+	return nil
+}
+
 // encodeF32 writes F32 rows of ne0 values into o in the target type, on
 // the calling goroutine.
 func (e *exportData) encodeF32(o []byte, xs []float32, ne0 int64) error {
@@ -348,7 +361,9 @@ func (e *exportData) encodeF32(o []byte, xs []float32, ne0 int64) error {
 	case e.to == formats.F32:
 		copy(o, f32Bytes(xs))
 	case e.to.IsQuantized():
-		err = ggml.Quantize(o, xs, e.to, int(ne0), nil)
+		if err = ggml.Quantize(o, xs, e.to, int(ne0), nil); err == nil && e.validate {
+			err = e.checkRows(o)
+		}
 	default:
 		err = cast.Convert(o, e.to, f32Bytes(xs), formats.F32, cast.Options{})
 	}
@@ -409,7 +424,9 @@ func (e *exportData) writeTransposed(cw *chunkWriter, budget, outRow int64) erro
 		case e.to == formats.F32:
 			copy(o, f32Bytes(xs))
 		case e.to.IsQuantized():
-			err = ggml.QuantizeParallel(o, xs, e.to, int(r), nil, workers)
+			if err = ggml.QuantizeParallel(o, xs, e.to, int(r), nil, workers); err == nil && e.validate {
+				err = e.checkRows(o)
+			}
 		default:
 			err = cast.ConvertParallel(o, e.to, f32Bytes(xs), formats.F32, cast.Options{}, workers)
 		}

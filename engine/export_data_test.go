@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mlmf/formats/ggml"
 	"os"
 	"path/filepath"
 	"slices"
@@ -690,5 +691,52 @@ func BenchmarkHasNonFinite16(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
 		hasNonFinite16(buf, 0x7c00)
+	}
+}
+
+// TestExportPresetRefusesOverflow: with a llama-quantize preset, a tensor
+// whose Q4_0 scales overflow f16 is refused as llama_model_quantize refuses
+// it (ggml_validate_row_data), naming the tensor, and nothing is written.
+func TestExportPresetRefusesOverflow(t *testing.T) {
+	t.Parallel()
+	dir, _ := writeGPT2(t, nil)
+	path := filepath.Join(dir, "model.safetensors")
+	r, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tensors []formats.Tensor
+	for _, ti := range r.Tensors() {
+		b, err := r.View(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = slices.Clone(b)
+		if ti.Name == "h.0.mlp.c_fc.weight" {
+			x := asF32(b)
+			for i := range x {
+				x[i] = 1e7 * float32(i%5+1)
+			}
+			b = slices.Clone(f32Bytes(x))
+		}
+		tensors = append(tensors, formats.Tensor{Name: ti.Name, DType: ti.DType, Shape: ti.Shape, Data: formats.BytesData(b)})
+	}
+	r.Close()
+	if err := safetensors.WriteFile(context.Background(), path, tensors, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "q.gguf")
+	opt := &quant.Options{FileType: quant.Q4_0}
+	_, err = ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Quant: opt, NoVocab: true}, nil)
+	if err == nil || !errors.Is(err, ggml.ErrInvalidData) || !strings.Contains(err.Error(), "ffn_up") {
+		t.Fatalf("err = %v, want the overflow refused for blk.0.ffn_up.weight", err)
+	}
+	if left, _ := os.ReadDir(outDir); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	// Plain --type Q8_0 is the converter's, which does not check.
+	if _, err := ExportGGUF(context.Background(), ExportRequest{Source: dir, Output: out, Type: formats.Q8_0, NoVocab: true}, nil); err != nil {
+		t.Fatal(err)
 	}
 }

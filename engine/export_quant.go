@@ -48,6 +48,7 @@ func quantizeExport(src, arch string, kvs []gguf.KV, tensors []formats.Tensor, o
 		t := byName[d.Name]
 		if e, ok := t.Data.(*exportData); ok {
 			e.to = d.To
+			e.validate = true
 		} else if d.To != t.DType {
 			// a generated tensor (rope factors): 1-D, kept F32 by the rules
 			return nil, nil, 0, fmt.Errorf("export: %s: tensor %q as %v: %w", src, d.Name, d.To, ErrExportUnsupported)
