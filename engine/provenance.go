@@ -482,7 +482,10 @@ func hashFilesCtx(ctx context.Context, files []string) ([]SourceFile, error) {
 			return nil, fmt.Errorf("provenance: %w", err)
 		}
 		h := sha256.New()
-		n, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20))
+		n, mapped, err := hashMapped(ctx, f, h)
+		if !mapped {
+			n, err = io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20))
+		}
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("provenance: %s: %w", name, err)
